@@ -1,0 +1,90 @@
+"""Strict CBOR on top of cbor2 (RFC 8949).
+
+Producers here write deterministic CBOR (RFC 8949 §4.2.1: shortest integer and length
+forms, definite lengths, map keys sorted by their encoded bytes). The decoder is strict:
+one data item and nothing after it, no duplicate map keys, no indefinite lengths, a depth
+and size cap, and none of cbor2's semantic tag decoders (dates, regular expressions,
+shared references...) run on untrusted input. Every failure is a :class:`CborError`.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import cbor2
+
+from crypto.errors import CborError
+from crypto.reasons import Reason
+
+MAX_DEPTH = 8
+
+# Tags cbor2 would otherwise turn into Python objects. None of our formats use them.
+_SEMANTIC_TAGS = (0, 1, 2, 3, 4, 5, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 32, 33, 34, 35,
+                  36, 37, 38, 39, 52, 54, 100, 256, 257, 258, 259, 260, 261, 1004, 1040, 55799)
+
+
+def _refuse_tag(decoder: cbor2.CBORDecoder) -> Any:
+    raise cbor2.CBORDecodeValueError("semantic tags are not allowed here")
+
+
+_NO_SEMANTICS = {tag: _refuse_tag for tag in _SEMANTIC_TAGS}
+
+
+def dumps(value: Any) -> bytes:
+    """Deterministic encoding (RFC 8949 §4.2.1)."""
+    return cbor2.dumps(value, canonical=True)
+
+
+def loads(data: bytes, *, max_size: int, what: str, deterministic: bool = False) -> Any:
+    """Decode exactly one CBOR data item from `data`.
+
+    `what` names the object in error messages ("COSE_Sign1", "claims"...). With
+    `deterministic`, the input must be the deterministic encoding of what it decodes to.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise CborError(Reason.CBOR_MALFORMED, f"{what}: expected bytes, got {type(data).__name__}")
+    if len(data) > max_size:
+        raise CborError(Reason.CBOR_TOO_LARGE, f"{what} is {len(data)} bytes; at most {max_size} are accepted")
+    if not data:
+        raise CborError(Reason.CBOR_MALFORMED, f"{what} is empty")
+    fp = io.BytesIO(data)
+    decoder = cbor2.CBORDecoder(fp, allow_indefinite=False, allow_duplicate_keys=False,
+                                max_depth=MAX_DEPTH, semantic_decoders=_NO_SEMANTICS)
+    try:
+        value = decoder.decode()
+    except cbor2.CBORDecodeError as exc:
+        text = str(exc)
+        if "Duplicate map key" in text or "duplicate" in text.lower():
+            raise CborError(Reason.CBOR_DUPLICATE_KEY, f"{what} has a map with a duplicate key") from None
+        raise CborError(Reason.CBOR_MALFORMED, f"{what} is not well-formed CBOR ({text})") from None
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        raise CborError(Reason.CBOR_MALFORMED, f"{what} is not well-formed CBOR ({exc})") from None
+    end = fp.tell()
+    if end != len(data):
+        raise CborError(Reason.CBOR_TRAILING_BYTES,
+                        f"{what} has {len(data) - end} byte(s) after the end of the CBOR item")
+    if deterministic:
+        try:
+            again = dumps(value)
+        except (cbor2.CBOREncodeError, ValueError, TypeError) as exc:
+            raise CborError(Reason.CBOR_MALFORMED, f"{what} cannot be re-encoded ({exc})") from None
+        if again != bytes(data):
+            raise CborError(Reason.CBOR_NOT_DETERMINISTIC,
+                            f"{what} is not deterministically encoded (RFC 8949 §4.2.1)")
+    return value
+
+
+def bstr_header(length: int) -> bytes:
+    """The CBOR head of a byte string of `length` bytes (major type 2, shortest form)."""
+    if length < 24:
+        return bytes((0x40 | length,))
+    if length < 0x100:
+        return bytes((0x58, length))
+    if length < 0x10000:
+        return b"\x59" + length.to_bytes(2, "big")
+    return b"\x5a" + length.to_bytes(4, "big")
+
+
+def encode_bstr(value: bytes) -> bytes:
+    return bstr_header(len(value)) + value
