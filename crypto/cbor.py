@@ -10,6 +10,7 @@ shared references...) run on untrusted input. Every failure is a :class:`CborErr
 from __future__ import annotations
 
 import io
+import threading
 from typing import Any
 
 import cbor2
@@ -31,6 +32,20 @@ def _refuse_tag(decoder: cbor2.CBORDecoder) -> Any:
 _NO_SEMANTICS = {tag: _refuse_tag for tag in _SEMANTIC_TAGS}
 
 
+_local = threading.local()
+
+
+def _decoder() -> cbor2.CBORDecoder:
+    """One strict decoder per thread, re-pointed at each input (construction dominates
+    the cost of decoding a small item)."""
+    decoder = getattr(_local, "decoder", None)
+    if decoder is None:
+        decoder = _local.decoder = cbor2.CBORDecoder(
+            io.BytesIO(b""), allow_indefinite=False, allow_duplicate_keys=False,
+            max_depth=MAX_DEPTH, semantic_decoders=_NO_SEMANTICS)
+    return decoder
+
+
 def dumps(value: Any) -> bytes:
     """Deterministic encoding (RFC 8949 §4.2.1)."""
     return cbor2.dumps(value, canonical=True)
@@ -49,9 +64,9 @@ def loads(data: bytes, *, max_size: int, what: str, deterministic: bool = False)
     if not data:
         raise CborError(Reason.CBOR_MALFORMED, f"{what} is empty")
     fp = io.BytesIO(data)
-    decoder = cbor2.CBORDecoder(fp, allow_indefinite=False, allow_duplicate_keys=False,
-                                max_depth=MAX_DEPTH, semantic_decoders=_NO_SEMANTICS)
+    decoder = _decoder()
     try:
+        decoder.fp = fp
         value = decoder.decode()
     except cbor2.CBORDecodeError as exc:
         text = str(exc)

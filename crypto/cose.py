@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import cbor2
@@ -117,14 +118,15 @@ def decode_sign1(data: bytes, *, max_size: int) -> CoseSign1:
     if obj.tag != COSE_SIGN1_TAG:
         hint = " (COSE_Sign, several signers, is not supported)" if obj.tag == COSE_SIGN_TAG else ""
         raise CoseError(Reason.COSE_WRONG_TAG, f"CBOR tag {obj.tag} where COSE_Sign1 tag 18 is required{hint}")
-    value = obj.value
-    if not isinstance(value, list) or len(value) != 4:
+    value = obj.value  # cbor2 gives a tag's content as immutable types (tuple, frozendict)
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
         raise CoseError(Reason.COSE_STRUCTURE, "COSE_Sign1 must be an array of 4 items")
     protected_bytes, unprotected, payload, signature = value
     if not isinstance(protected_bytes, bytes):
         raise CoseError(Reason.COSE_STRUCTURE, "the protected header must be a byte string")
-    if not isinstance(unprotected, dict):
+    if not isinstance(unprotected, Mapping):
         raise CoseError(Reason.COSE_STRUCTURE, "the unprotected header must be a map")
+    unprotected = dict(unprotected)
     if payload is None:
         raise CoseError(Reason.COSE_DETACHED_PAYLOAD, "detached payloads are not supported")
     if not isinstance(payload, bytes):
@@ -154,7 +156,24 @@ def decode_sign1(data: bytes, *, max_size: int) -> CoseSign1:
     return CoseSign1(protected_bytes, algorithm, kid, unprotected, payload, signature)
 
 
+# Every credential of one signer has the same protected header bytes: remember the few
+# that passed, so the hot path decodes each only once. Bounded; entries are never mutated.
+_PROTECTED_CACHE: dict[bytes, dict] = {}
+_PROTECTED_CACHE_SIZE = 256
+
+
 def _decode_protected(protected_bytes: bytes) -> dict:
+    cached = _PROTECTED_CACHE.get(protected_bytes)
+    if cached is not None:
+        return cached
+    header = _parse_protected(protected_bytes)
+    if len(_PROTECTED_CACHE) >= _PROTECTED_CACHE_SIZE:
+        _PROTECTED_CACHE.clear()
+    _PROTECTED_CACHE[protected_bytes] = header
+    return header
+
+
+def _parse_protected(protected_bytes: bytes) -> dict:
     if not protected_bytes:
         raise CoseError(Reason.COSE_ALG_MISSING, "the protected header is empty: alg and kid are required")
     header = cbor.loads(protected_bytes, max_size=MAX_PROTECTED_BYTES, what="protected header")

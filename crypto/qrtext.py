@@ -49,6 +49,15 @@ def decode_qr_text(text: str) -> bytes:
     body = text[len(PREFIX):]
     if not body:
         raise QrTextError(Reason.QR_EMPTY, "the text has the SSC1: prefix but no content after it")
+    try:
+        return base45.decode(body)
+    except QrTextError as exc:
+        if exc.reason is Reason.QR_CHARACTER:  # name the likely cause before the raw character
+            _diagnose(body)
+        raise
+
+
+def _diagnose(body: str) -> None:
     ws = _WHITESPACE.search(body)
     if ws:
         raise QrTextError(Reason.QR_WHITESPACE,
@@ -58,7 +67,6 @@ def decode_qr_text(text: str) -> bytes:
         raise QrTextError(Reason.QR_LOWERCASE,
                           "the text has lowercase letters: the scanner changed the case "
                           "(check its caps-lock or keyboard-layout setting)")
-    return base45.decode(body)
 
 
 def _prefix_error(text: str) -> QrTextError:

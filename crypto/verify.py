@@ -1,0 +1,140 @@
+"""Offline verification of a credential against what the verifier trusts (DESIGN.md §6).
+
+:func:`verify_credential` takes QR text (or the COSE bytes from a chip) and returns a
+:class:`~crypto.verdict.Verdict` with one result per check. It never raises on bad input
+and never returns VALID when a check did not run.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+
+from crypto import cose, qrtext
+from crypto.certs import IssuerCertificate, check_root
+from crypto.claims import Claims, decode_claims
+from crypto.errors import SscError
+from crypto.reasons import Reason
+from crypto.trustlist import TrustList, check_not_rollback, load_trust_list
+from crypto.verdict import (CREDENTIAL_CHECKS, NOT_CHECKED, PASSED, Check, CheckResult, Status,
+                            Verdict)
+
+DEFAULT_LEEWAY = 300  # seconds of clock difference tolerated at both ends of a window
+
+
+class TrustStore:
+    """What a verifier trusts: the pinned root, the current trust list, and the algorithms
+    on its allow-list. Updating refuses rollback; a rejected update leaves it unchanged."""
+
+    def __init__(self, root: x509.Certificate, trust_list: TrustList | None = None, *,
+                 allowed_algorithms: frozenset[cose.Algorithm] = cose.DEFAULT_ALLOWED):
+        check_root(root)
+        self.root = root
+        self.allowed_algorithms = frozenset(allowed_algorithms)
+        self.trust_list: TrustList | None = None
+        self._by_kid: dict[bytes, list[IssuerCertificate]] = {}
+        if trust_list is not None:
+            self._install(trust_list)
+
+    def _install(self, trust_list: TrustList) -> None:
+        self._by_kid = trust_list.issuer_by_kid()
+        self.trust_list = trust_list
+
+    def update(self, data: bytes) -> TrustList:
+        new = load_trust_list(data, self.root)
+        check_not_rollback(new, self.trust_list)
+        self._install(new)
+        return new
+
+    def issuers_for(self, kid: bytes) -> list[IssuerCertificate]:
+        return self._by_kid.get(kid, [])
+
+
+def _fail(done: list[CheckResult], check: Check, reason: Reason, message: str,
+          claims: Claims | None = None, signer: IssuerCertificate | None = None,
+          status: Status = Status.FAILED) -> Verdict:
+    done.append(CheckResult(check, status, reason, message))
+    ran = {c.check for c in done}
+    rest = [NOT_CHECKED[c] for c in CREDENTIAL_CHECKS if c not in ran]
+    return Verdict.from_checks(tuple(done + rest), claims, signer)
+
+
+def verify_credential(credential: str | bytes, store: TrustStore, *, now: int,
+                      leeway: int = DEFAULT_LEEWAY, revocation_max_age: int | None = None) -> Verdict:
+    """Verify QR text (str) or COSE_Sign1 bytes at time `now` (epoch seconds).
+
+    `revocation_max_age`: how old (seconds since issued_at) the trust list's revocation data
+    may be; by default it is stale once past its next_update.
+    """
+    try:
+        return _verify(credential, store, now, leeway, revocation_max_age)
+    except Exception as exc:  # fail closed: a bug is never a VALID
+        return _fail([], Check.FORMAT, Reason.INTERNAL_ERROR, f"verification stopped: {type(exc).__name__}")
+
+
+def _verify(credential: str | bytes, store: TrustStore, now: int, leeway: int,
+            revocation_max_age: int | None) -> Verdict:
+    done: list[CheckResult] = []
+    try:
+        raw = qrtext.decode_qr_text(credential) if isinstance(credential, str) else credential
+        envelope = cose.decode_sign1(raw, max_size=qrtext.MAX_COSE_BYTES)
+    except SscError as exc:
+        return _fail(done, Check.FORMAT, exc.reason, exc.message)
+    done.append(PASSED[Check.FORMAT])
+
+    if envelope.algorithm not in store.allowed_algorithms:
+        return _fail(done, Check.ALGORITHM, Reason.ALG_NOT_ALLOWED,
+                     f"{envelope.algorithm.name} is not on this verifier's allow-list")
+    done.append(PASSED[Check.ALGORITHM])
+
+    candidates = [c for c in store.issuers_for(envelope.kid) if c.algorithm is envelope.algorithm]
+    if not candidates:
+        return _fail(done, Check.SIGNER_KNOWN, Reason.KID_UNKNOWN,
+                     f"no trusted {envelope.algorithm.name} issuer certificate has kid {envelope.kid.hex()}")
+    done.append(PASSED[Check.SIGNER_KNOWN])
+
+    tbs = envelope.to_be_signed()
+    signer = next((c for c in candidates
+                   if cose.verify_signature(envelope.algorithm, c.public_key, tbs, envelope.signature)), None)
+    if signer is None:
+        return _fail(done, Check.SIGNATURE, Reason.SIGNATURE_INVALID,
+                     "the signature does not verify with any trusted key of that kid")
+    done.append(PASSED[Check.SIGNATURE])
+
+    try:
+        claims = decode_claims(envelope.payload, issuer_code=signer.issuer_code)
+    except SscError as exc:
+        return _fail(done, Check.CLAIMS, exc.reason, exc.message, signer=signer)
+    done.append(PASSED[Check.CLAIMS])
+
+    iat = claims.iat
+    if not signer.not_before <= iat <= signer.not_after:
+        return _fail(done, Check.SIGNER_CERTIFICATE, Reason.CERT_NOT_VALID_AT_IAT,
+                     "the signer certificate was not valid when the credential was issued", claims, signer)
+    if not signer.usage_not_before <= iat <= signer.usage_not_after:
+        return _fail(done, Check.SIGNER_CERTIFICATE, Reason.IAT_OUTSIDE_KEY_USAGE,
+                     "the credential was signed outside the signing key's private key usage period", claims, signer)
+    done.append(PASSED[Check.SIGNER_CERTIFICATE])
+
+    if iat > now + leeway:
+        return _fail(done, Check.VALIDITY, Reason.CREDENTIAL_NOT_YET_VALID,
+                     "the credential is issued in the future (check this terminal's clock)", claims, signer)
+    if now > claims.exp + leeway:
+        return _fail(done, Check.VALIDITY, Reason.CREDENTIAL_EXPIRED, "the credential has expired", claims, signer)
+    done.append(PASSED[Check.VALIDITY])
+
+    done.append(_revocation(store.trust_list, claims, now, revocation_max_age))
+    return Verdict.from_checks(tuple(done), claims, signer)
+
+
+def _revocation(trust_list: TrustList | None, claims: Claims, now: int, max_age: int | None) -> CheckResult:
+    if trust_list is None:
+        return CheckResult(Check.REVOCATION, Status.INDETERMINATE, Reason.REVOCATION_MISSING,
+                           "this verifier holds no revocation data")
+    if trust_list.is_revoked(claims.iss, claims.serial):
+        return CheckResult(Check.REVOCATION, Status.FAILED, Reason.REVOKED,
+                           f"card {claims.card_number} (serial {claims.serial}) is revoked")
+    stale = now > trust_list.next_update if max_age is None else now - trust_list.issued_at > max_age
+    if stale:
+        return CheckResult(Check.REVOCATION, Status.INDETERMINATE, Reason.REVOCATION_STALE,
+                           f"the revocation data is {trust_list.age(now) // 3600} h old, older than allowed")
+    return PASSED[Check.REVOCATION]
