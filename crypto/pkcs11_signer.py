@@ -19,7 +19,6 @@ import threading
 from pathlib import Path
 
 import pkcs11
-from asn1crypto.core import PrintableString
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -37,7 +36,7 @@ DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 _P256_PARAMS = bytes.fromhex("06082a8648ce3d030107")
 # Edwards keys (3.0 Current Mechanisms, "Edwards Elliptic curve public key objects"): the
 # curveName "edwards25519" (what we generate) or the RFC 8410 OID id-Ed25519 1.3.101.112.
-_ED25519_NAME = PrintableString("edwards25519").dump()
+_ED25519_NAME = b"\x13\x0cedwards25519"  # PrintableString
 _ED25519_PARAMS = {_ED25519_NAME, bytes.fromhex("06032b6570")}
 _POINT_LENGTH = {Algorithm.ES256: 65, Algorithm.EDDSA: 32}
 _GENERATE = {Algorithm.ES256: (KeyType.EC, Mechanism.EC_KEY_PAIR_GEN, _P256_PARAMS),
@@ -65,7 +64,10 @@ class Pkcs11Token:
 
     def __init__(self, label: str, pin: str, *, module: str | Path = DEFAULT_MODULE, rw: bool = False):
         self.label, self.module, self.rw = label, str(module), rw
-        self.lock = threading.RLock()  # one operation at a time per session (v2.40 base §5.11)
+        # A session runs one operation at a time (v2.40 base §5.11, CKR_OPERATION_ACTIVE).
+        # python-pkcs11 0.10 already serialises C_SignInit/C_Sign per session; this lock also
+        # covers object look-ups, key generation and close() racing a signature.
+        self.lock = threading.RLock()
         lib = load_module(module)
         where = f"token {label!r} in {self.module}"
         try:
