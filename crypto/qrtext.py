@@ -63,7 +63,7 @@ def _diagnose(body: str) -> None:
         raise QrTextError(Reason.QR_WHITESPACE,
                           f"the text has a whitespace character ({ws.group()!r}) at position "
                           f"{ws.start() + len(PREFIX)}: the scan was split or edited")
-    if body != body.upper():
+    if body.isascii() and body != body.upper():
         raise QrTextError(Reason.QR_LOWERCASE,
                           "the text has lowercase letters: the scanner changed the case "
                           "(check its caps-lock or keyboard-layout setting)")
