@@ -37,7 +37,8 @@ class ApduFieldError(ApduError):
 
 @dataclass(frozen=True)
 class CommandApdu:
-    """A command APDU. `extended` becomes True by itself when Nc > 255 or Ne > 256."""
+    """A command APDU. `extended` becomes True by itself when Nc > 255 or Ne > 256
+    (and stays False for case 1, which has no length field)."""
 
     cla: int
     ins: int
@@ -58,6 +59,8 @@ class CommandApdu:
             raise ApduFieldError(f"Ne is {self.ne}; it must be 0 (no Le) to {EXTENDED_MAX_NE}")
         if len(self.data) > SHORT_MAX_NC or self.ne > SHORT_MAX_NE:
             object.__setattr__(self, "extended", True)
+        elif not self.data and not self.ne:
+            object.__setattr__(self, "extended", False)  # case 1 has no length field
 
     @property
     def p1p2(self) -> int:
