@@ -125,6 +125,16 @@ class Holder(_Model):
 
     _upper_names = field_validator("family_name", "given_names", "nationality", mode="before")(_upper)
 
+    @field_validator("photo_digest", mode="before")
+    @classmethod
+    def _digest_hex(cls, value: object) -> object:
+        if isinstance(value, str):  # JSON carries the digest as hex
+            try:
+                return bytes.fromhex(value)
+            except ValueError:
+                raise ValueError("the photo digest must be 64 hexadecimal characters (SHA-256)") from None
+        return value
+
     @field_validator("nationality")
     @classmethod
     def _nationality(cls, value: str) -> str:
