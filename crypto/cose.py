@@ -124,7 +124,7 @@ def decode_sign1(data: bytes, *, max_size: int) -> CoseSign1:
     protected_bytes, unprotected, payload, signature = value
     if not isinstance(protected_bytes, bytes):
         raise CoseError(Reason.COSE_STRUCTURE, "the protected header must be a byte string")
-    if not isinstance(unprotected, Mapping):
+    if type(unprotected) is not dict and not isinstance(unprotected, Mapping):
         raise CoseError(Reason.COSE_STRUCTURE, "the unprotected header must be a map")
     unprotected = dict(unprotected)
     if payload is None:

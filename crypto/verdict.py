@@ -63,12 +63,14 @@ NOT_CHECKED = {c: CheckResult(c, Status.NOT_CHECKED) for c in Check}
 def outcome_of(checks: tuple[CheckResult, ...]) -> Outcome:
     """Fail closed: any failure is INVALID; anything not passed (indeterminate, or a required
     check that did not run) is INDETERMINATE; only all-passed is VALID."""
-    statuses = {c.status for c in checks}
-    if Status.FAILED in statuses:
-        return Outcome.INVALID
-    if statuses == {Status.PASSED}:
-        return Outcome.VALID
-    return Outcome.INDETERMINATE
+    passed, failed = Status.PASSED, Status.FAILED
+    all_passed = bool(checks)
+    for c in checks:  # identity tests: str-Enum members hash slowly
+        if c.status is failed:
+            return Outcome.INVALID
+        if c.status is not passed:
+            all_passed = False
+    return Outcome.VALID if all_passed else Outcome.INDETERMINATE
 
 
 @dataclass(frozen=True, slots=True)

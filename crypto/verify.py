@@ -20,6 +20,10 @@ from crypto.verdict import (CREDENTIAL_CHECKS, NOT_CHECKED, PASSED, Check, Check
 
 DEFAULT_LEEWAY = 300  # seconds of clock difference tolerated at both ends of a window
 
+# Looked up once: a str-Enum member is a slow dict key on the hot path.
+(_PASS_FORMAT, _PASS_ALGORITHM, _PASS_SIGNER_KNOWN, _PASS_SIGNATURE, _PASS_CLAIMS, _PASS_SIGNER_CERTIFICATE,
+ _PASS_VALIDITY, _PASS_REVOCATION) = (PASSED[c] for c in CREDENTIAL_CHECKS)
+
 
 class TrustStore:
     """What a verifier trusts: the pinned root, the current trust list, and the algorithms
@@ -79,32 +83,36 @@ def _verify(credential: str | bytes, store: TrustStore, now: int, leeway: int,
         envelope = cose.decode_sign1(raw, max_size=qrtext.MAX_COSE_BYTES)
     except SscError as exc:
         return _fail(done, Check.FORMAT, exc.reason, exc.message)
-    done.append(PASSED[Check.FORMAT])
+    done.append(_PASS_FORMAT)
 
     if envelope.algorithm not in store.allowed_algorithms:
         return _fail(done, Check.ALGORITHM, Reason.ALG_NOT_ALLOWED,
                      f"{envelope.algorithm.name} is not on this verifier's allow-list")
-    done.append(PASSED[Check.ALGORITHM])
+    done.append(_PASS_ALGORITHM)
 
-    candidates = [c for c in store.issuers_for(envelope.kid) if c.algorithm is envelope.algorithm]
+    algorithm = envelope.algorithm
+    candidates = [c for c in store.issuers_for(envelope.kid) if c.algorithm is algorithm]
     if not candidates:
         return _fail(done, Check.SIGNER_KNOWN, Reason.KID_UNKNOWN,
                      f"no trusted {envelope.algorithm.name} issuer certificate has kid {envelope.kid.hex()}")
-    done.append(PASSED[Check.SIGNER_KNOWN])
+    done.append(_PASS_SIGNER_KNOWN)
 
     tbs = envelope.to_be_signed()
-    signer = next((c for c in candidates
-                   if cose.verify_signature(envelope.algorithm, c.public_key, tbs, envelope.signature)), None)
+    signer = None
+    for candidate in candidates:  # every trusted key sharing the kid (spec §3)
+        if cose.verify_signature(algorithm, candidate.public_key, tbs, envelope.signature):
+            signer = candidate
+            break
     if signer is None:
         return _fail(done, Check.SIGNATURE, Reason.SIGNATURE_INVALID,
                      "the signature does not verify with any trusted key of that kid")
-    done.append(PASSED[Check.SIGNATURE])
+    done.append(_PASS_SIGNATURE)
 
     try:
         claims = decode_claims(envelope.payload, issuer_code=signer.issuer_code)
     except SscError as exc:
         return _fail(done, Check.CLAIMS, exc.reason, exc.message, signer=signer)
-    done.append(PASSED[Check.CLAIMS])
+    done.append(_PASS_CLAIMS)
 
     iat = claims.iat
     if not signer.not_before <= iat <= signer.not_after:
@@ -113,14 +121,14 @@ def _verify(credential: str | bytes, store: TrustStore, now: int, leeway: int,
     if not signer.usage_not_before <= iat <= signer.usage_not_after:
         return _fail(done, Check.SIGNER_CERTIFICATE, Reason.IAT_OUTSIDE_KEY_USAGE,
                      "the credential was signed outside the signing key's private key usage period", claims, signer)
-    done.append(PASSED[Check.SIGNER_CERTIFICATE])
+    done.append(_PASS_SIGNER_CERTIFICATE)
 
     if iat > now + leeway:
         return _fail(done, Check.VALIDITY, Reason.CREDENTIAL_NOT_YET_VALID,
                      "the credential is issued in the future (check this terminal's clock)", claims, signer)
     if now > claims.exp + leeway:
         return _fail(done, Check.VALIDITY, Reason.CREDENTIAL_EXPIRED, "the credential has expired", claims, signer)
-    done.append(PASSED[Check.VALIDITY])
+    done.append(_PASS_VALIDITY)
 
     done.append(_revocation(store.trust_list, claims, now, revocation_max_age))
     return Verdict.from_checks(tuple(done), claims, signer)
@@ -137,4 +145,4 @@ def _revocation(trust_list: TrustList | None, claims: Claims, now: int, max_age:
     if stale:
         return CheckResult(Check.REVOCATION, Status.INDETERMINATE, Reason.REVOCATION_STALE,
                            f"the revocation data is {trust_list.age(now) // 3600} h old, older than allowed")
-    return PASSED[Check.REVOCATION]
+    return _PASS_REVOCATION
