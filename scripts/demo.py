@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("SSC_VAR", ROOT / "var")).resolve()
 
 
 def run(*cmd: str, expect: int = 0) -> str:
