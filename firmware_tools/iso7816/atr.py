@@ -81,10 +81,13 @@ class Atr:
 
 
 def build_atr(historical: bytes, protocol: int = 1) -> bytes:
-    """3B, T0, TD1 (T=0 then TD2), TD2 (`protocol`), historical bytes, TCK: direct convention."""
+    """3B, T0, TD1 (`protocol`, the only one offered), historical bytes, TCK.
+
+    Direct convention, default interface characters; TCK is present because T=1 is offered.
+    """
     if len(historical) > 15:
         raise AtrError("at most 15 historical bytes")
-    body = bytes((0x80 | len(historical), 0x80, protocol)) + historical
+    body = bytes((0x80 | len(historical), protocol & 0x0F)) + historical
     tck = 0
     for byte in body:
         tck ^= byte

@@ -33,7 +33,8 @@ INVALID = [pytest.param(t, h, e, id=f"{m.__name__.split('.')[-1]}-{i}")
 
 def test_the_walk_finds_every_codec():
     names = {m.__name__ for m in _MODULES if hasattr(m, "_test_vectors")}
-    assert {"firmware_tools.iso7816.apdu", "firmware_tools.iso7816.sw", "firmware_tools.iso7816.tlv"} <= names
+    assert {"firmware_tools.iso7816.apdu", "firmware_tools.iso7816.sw", "firmware_tools.iso7816.tlv",
+            "firmware_tools.card.profile"} <= names
 
 
 @pytest.mark.parametrize("hex_, decoded", VECTORS)
