@@ -28,6 +28,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from firmware_tools.card.faults import CardRemoved
@@ -172,13 +173,15 @@ class VirtualCardSession:
     optionally with another card. If vpcd drops the connection (pcscd restarted) or is
     not there yet, the session retries with backoff when ``reconnect`` is true. A card
     that raises ``CardRemoved`` is removed; it comes back after ``reinsert_after``
-    seconds if that is set, else on ``insert()``.
+    seconds if that is set, else on ``insert()``. ``on_event`` hears "waiting" (vpcd not
+    reachable yet), "inserted", "removed" and "fault-removed", from the serving thread.
     """
 
     def __init__(self, card: VirtualCard, *, slot: int = 0, host: str = VPCD_HOST,
                  port: int | None = None, reconnect: bool = True,
                  retry_initial: float = 0.1, retry_max: float = 2.0,
-                 reinsert_after: float | None = None) -> None:
+                 reinsert_after: float | None = None,
+                 on_event: Callable[[str], None] | None = None) -> None:
         self.card = card
         self.slot = slot
         self.host = host
@@ -187,6 +190,7 @@ class VirtualCardSession:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.reinsert_after = reinsert_after
+        self.on_event = on_event
         self.apdu_count = 0
         self.error: BaseException | None = None
         self._lock = threading.Condition()
@@ -237,6 +241,9 @@ class VirtualCardSession:
         with self._lock:
             if card is not None:
                 self.card = card
+            put_back = getattr(self.card, "insert", None)  # ReferenceCard after a fault
+            if callable(put_back):
+                put_back()
             self._want_inserted = True
             self._lock.notify_all()
 
@@ -280,6 +287,8 @@ class VirtualCardSession:
                 if not self.reconnect:
                     raise
                 log.info("slot %d: %s; retrying in %.1f s", self.slot, exc, delay)
+                if delay == self.retry_initial:
+                    self._event("waiting")
                 if self._sleep(delay):
                     return
                 delay = min(delay * 2, self.retry_max)
@@ -292,12 +301,16 @@ class VirtualCardSession:
                 self._sock = sock
                 self._atr_asked.clear()
             log.info("slot %d: card inserted (%s:%d)", self.slot, self.host, self.port)
-            ended_by_vpcd = self._serve_connection(sock)
-            sock.close()
-            with self._lock:
-                self._sock = None
-                self._lock.notify_all()
+            self._event("inserted")
+            try:
+                ended_by_vpcd = self._serve_connection(sock)
+            finally:
+                sock.close()
+                with self._lock:
+                    self._sock = None
+                    self._lock.notify_all()
             log.info("slot %d: card removed", self.slot)
+            self._event("removed")
             if ended_by_vpcd and not self.reconnect:
                 with self._lock:
                     if self._want_inserted:
@@ -339,7 +352,15 @@ class VirtualCardSession:
                 except OSError:
                     return True
 
+    def _event(self, name: str) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(name)
+            except Exception:  # a listener's bug must not take the card out
+                log.exception("vpcd on_event listener failed")
+
     def _fault_removal(self) -> None:
+        self._event("fault-removed")
         with self._lock:
             self._want_inserted = False
         if self.reinsert_after is not None:
