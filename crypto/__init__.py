@@ -13,9 +13,9 @@ from crypto.reasons import Reason
 from crypto.schema import Credential, parse_credential
 from crypto.trustlist import TrustList, build_trust_list, load_trust_list
 from crypto.verdict import Check, CheckResult, Outcome, Status, Verdict
-from crypto.verify import TrustStore, verify_credential
+from crypto.verify import TrustStore, verify_credential, verify_security_object
 
 __all__ = ["Algorithm", "Check", "CheckResult", "Claims", "Credential", "Outcome", "Profile", "Reason",
            "SscError", "Status", "TrustList", "TrustStore", "Verdict", "build_trust_list", "decode_claims",
            "decode_qr_text", "encode_claims", "encode_qr_text", "load_trust_list", "parse_credential",
-           "qr_text_for", "sign_credential", "verify_credential"]
+           "qr_text_for", "sign_credential", "verify_credential", "verify_security_object"]

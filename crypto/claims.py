@@ -95,11 +95,16 @@ def insurance_array(entries: tuple[InsuranceEnrolment, ...], profile: Profile) -
     out = []
     for e in entries:
         item = [int(e.status)]
-        if e.since is not None:
-            if profile is Profile.CHIP:
-                item.append(month_index(e.since))
+        if profile is Profile.QR:
             if e.paid_through is not None:
                 item.append(month_index(e.paid_through))
+        elif e.since is not None:
+            item.append(month_index(e.since))
+            if e.paid_through is not None:
+                item.append(month_index(e.paid_through))
+        elif e.paid_through is not None:
+            raise ClaimsError(Reason.CLAIMS_MISSING,
+                              f"{e.type.name.lower()}: the chip profile needs 'since' when 'paid_through' is given")
         out.append(item)
     return out
 
@@ -153,8 +158,13 @@ _MAX_TEXT = 128
 
 
 def _map(value: Any, path: str, allowed: frozenset) -> dict:
+    if value is None:
+        raise ClaimsError(Reason.CLAIMS_MISSING, f"{path} is missing")
     if not isinstance(value, dict):
         raise ClaimsError(Reason.CLAIMS_TYPE, f"{path} must be a map")
+    for key in value:  # True == 1 and 6.0 == 6 in Python: only integers are claim keys
+        if type(key) is not int:
+            raise ClaimsError(Reason.CLAIMS_UNKNOWN_KEY, f"{path} has a key {key!r} that is not an integer")
     if not value.keys() <= allowed:
         unknown = sorted(set(value) - allowed, key=repr)
         raise ClaimsError(Reason.CLAIMS_UNKNOWN_KEY, f"{path} has unknown key(s) {unknown!r}")
@@ -192,7 +202,7 @@ _CARD_FIELDS = ((C_NUMBER, "card_number", str, True, True), (C_SERIAL, "serial",
 
 def _fields(m: Any, table: tuple, path: str, allowed: frozenset, chip: bool) -> dict:
     """Check one group map against its field table: keys, CBOR types, text length."""
-    if type(m) is not dict or not m.keys() <= allowed:
+    if type(m) is not dict or not m.keys() <= allowed or not all(type(k) is int for k in m):
         _map(m, path, allowed)  # raises with the precise reason
     out = {}
     for key, name, kind, required_qr, required_chip in table:
@@ -234,6 +244,8 @@ def _month(value: Any, kind: InsuranceType) -> dt.date:
 
 
 def _insurance(value: Any, profile: Profile) -> list[dict]:
+    if value is None:
+        raise ClaimsError(Reason.CLAIMS_MISSING, "insurance is missing")
     if type(value) is not list or len(value) != 5:
         raise ClaimsError(Reason.CLAIMS_TYPE, "insurance must be an array of 5 entries")
     most = 3 if profile is Profile.CHIP else 2
@@ -241,8 +253,9 @@ def _insurance(value: Any, profile: Profile) -> list[dict]:
     not_enrolled = InsuranceStatus.NOT_ENROLLED
     out = []
     for kind, item in zip(_INSURANCE_TYPES, value):
-        status = statuses.get(item[0]) if type(item) is list and 1 <= len(item) <= most else None
-        if status is None or type(item[0]) is not int:
+        ok = type(item) is list and 1 <= len(item) <= most and type(item[0]) is int
+        status = statuses.get(item[0]) if ok else None
+        if status is None:
             shape = "[status, since?, paid_through?]" if most == 3 else "[status, paid_through?]"
             raise ClaimsError(Reason.CLAIMS_TYPE, f"insurance[{kind.name.lower()}] must be {shape} with a known status")
         since = paid = None

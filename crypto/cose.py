@@ -135,6 +135,8 @@ def decode_sign1(data: bytes, *, max_size: int) -> CoseSign1:
         raise CoseError(Reason.COSE_STRUCTURE, "the signature must be a byte string")
     protected = _decode_protected(protected_bytes)
     for label in unprotected:
+        if type(label) is not int:
+            raise CoseError(Reason.COSE_HEADER, f"header label {label!r} is not an integer")
         if label in protected:
             raise CoseError(Reason.COSE_HEADER, f"header label {label!r} is in both header buckets")
         if label == HDR_ALG:
@@ -180,6 +182,8 @@ def _parse_protected(protected_bytes: bytes) -> dict:
     if not isinstance(header, dict):
         raise CoseError(Reason.COSE_HEADER, "the protected header must be a map")
     for label in header:
+        if type(label) is not int:  # True == 1 and 1.0 == 1 in Python: only integers are labels here
+            raise CoseError(Reason.COSE_HEADER, f"header label {label!r} is not an integer")
         if label == HDR_CRIT:
             raise CoseError(Reason.COSE_HEADER, "crit header parameters are not supported")
         if label not in _PROTECTED_LABELS:

@@ -70,13 +70,35 @@ def verify_credential(credential: str | bytes, store: TrustStore, *, now: int,
     may be; by default it is stale once past its next_update.
     """
     try:
-        return _verify(credential, store, now, leeway, revocation_max_age)
+        return _verify(credential, store, now, leeway, revocation_max_age, decode_claims)
     except Exception as exc:  # fail closed: a bug is never a VALID
         return _fail([], Check.FORMAT, Reason.INTERNAL_ERROR, f"verification stopped: {type(exc).__name__}")
 
 
+def verify_security_object(security_object: bytes, store: TrustStore, *, now: int,
+                           leeway: int = DEFAULT_LEEWAY, revocation_max_age: int | None = None) -> Verdict:
+    """Verify a chip's security object (crypto.chip) with the same checks as a credential;
+    the verdict's `claims` is the :class:`crypto.chip.SecurityObject`. The reader adds the
+    chip checks (digests of what it read, active authentication) with `Verdict.with_checks`."""
+    from crypto.chip import decode_security_object_payload
+
+    def decode(payload: bytes, issuer_code: str) -> object:
+        so = decode_security_object_payload(payload)
+        if so.issuer_code != issuer_code:
+            from crypto.errors import ClaimsError
+            raise ClaimsError(Reason.CLAIMS_VALUE, "the security object names another issuing centre than its signer")
+        return so
+
+    if not isinstance(security_object, (bytes, bytearray)):
+        return _fail([], Check.FORMAT, Reason.CBOR_MALFORMED, "the security object must be bytes")
+    try:
+        return _verify(bytes(security_object), store, now, leeway, revocation_max_age, decode)
+    except Exception as exc:  # fail closed
+        return _fail([], Check.FORMAT, Reason.INTERNAL_ERROR, f"verification stopped: {type(exc).__name__}")
+
+
 def _verify(credential: str | bytes, store: TrustStore, now: int, leeway: int,
-            revocation_max_age: int | None) -> Verdict:
+            revocation_max_age: int | None, decode) -> Verdict:
     done: list[CheckResult] = []
     try:
         raw = qrtext.decode_qr_text(credential) if isinstance(credential, str) else credential
@@ -90,6 +112,10 @@ def _verify(credential: str | bytes, store: TrustStore, now: int, leeway: int,
                      f"{envelope.algorithm.name} is not on this verifier's allow-list")
     done.append(_PASS_ALGORITHM)
 
+    if store.trust_list is None:
+        return _fail(done, Check.SIGNER_KNOWN, Reason.REVOCATION_MISSING,
+                     "this verifier holds no trust list: it knows no issuer and no revocation data",
+                     status=Status.INDETERMINATE)
     algorithm = envelope.algorithm
     candidates = [c for c in store.issuers_for(envelope.kid) if c.algorithm is algorithm]
     if not candidates:
@@ -109,7 +135,7 @@ def _verify(credential: str | bytes, store: TrustStore, now: int, leeway: int,
     done.append(_PASS_SIGNATURE)
 
     try:
-        claims = decode_claims(envelope.payload, issuer_code=signer.issuer_code)
+        claims = decode(envelope.payload, issuer_code=signer.issuer_code)
     except SscError as exc:
         return _fail(done, Check.CLAIMS, exc.reason, exc.message, signer=signer)
     done.append(_PASS_CLAIMS)
@@ -134,7 +160,7 @@ def _verify(credential: str | bytes, store: TrustStore, now: int, leeway: int,
     return Verdict.from_checks(tuple(done), claims, signer)
 
 
-def _revocation(trust_list: TrustList | None, claims: Claims, now: int, max_age: int | None) -> CheckResult:
+def _revocation(trust_list: TrustList | None, claims, now: int, max_age: int | None) -> CheckResult:
     if trust_list is None:
         return CheckResult(Check.REVOCATION, Status.INDETERMINATE, Reason.REVOCATION_MISSING,
                            "this verifier holds no revocation data")

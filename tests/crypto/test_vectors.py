@@ -31,15 +31,7 @@ SPEC = REPO / "docs" / "spec.md"
 GROUPS = ("valid", "qr_text", "cose", "claims", "certificates", "revocation")
 
 # Vectors on which crypto/ deviates from docs/spec.md today (spec §9.4).
-KNOWN_DEVIATIONS = {
-    "revocation/no-trust-list": "verify.py: with no trust list the verdict is INVALID/KID_UNKNOWN, the spec says "
-                                "INDETERMINATE (signer_known indeterminate, REVOCATION_MISSING)",
-    "cose/protected-bool-label": "cose.py: the protected header label true is taken as alg (1) because True == 1",
-    "claims/float-key": "claims.py: the claim key 6.0 is taken as iat (6) because 6.0 == 6",
-    "claims/insurance-missing": "claims.py: an absent group is reported CLAIMS_TYPE, the spec says CLAIMS_MISSING",
-    "claims/insurance-nested-array": "claims.py: an insurance status that is an array raises TypeError "
-                                     "(unhashable) -> INTERNAL_ERROR instead of CLAIMS_TYPE",
-}
+KNOWN_DEVIATIONS: dict[str, str] = {}
 
 # Codes a credential or trust-list vector cannot produce, and why (spec §8).
 NOT_IN_VERDICTS = {

@@ -72,8 +72,8 @@ def test_stale_revocation_data_is_indeterminate(pki, now):
 def test_no_trust_list_is_indeterminate_not_valid(pki, now):
     store = TrustStore(pki.root)
     verdict = verify_credential(qr_text_for(samples.typical(), pki.issuer, iat=now), store, now=now)
-    assert verdict.outcome is Outcome.INVALID  # no issuer certificates either: signer unknown
-    assert failed(verdict) == [(Check.SIGNER_KNOWN, Reason.KID_UNKNOWN)]
+    assert verdict.outcome is Outcome.INDETERMINATE  # it cannot decide: it knows no issuer
+    assert failed(verdict) == [(Check.SIGNER_KNOWN, Reason.REVOCATION_MISSING)]
 
 
 def test_expired_and_not_yet_valid(pki, store, now):
