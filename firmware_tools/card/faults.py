@@ -3,7 +3,7 @@ card that misbehaves the way real ones do."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class CardRemoved(Exception):
@@ -16,16 +16,23 @@ class CardRemoved(Exception):
     """
 
 
+def _doc(default: object, text: str) -> object:
+    return field(default=default, metadata={"doc": text})
+
+
 @dataclass(frozen=True)
 class FaultPlan:
     """What goes wrong, and when. Counts are over the card object's life and fire once."""
 
-    remove_after: int | None = None     # answer this many APDUs, then leave the reader
-    tear_update: int | None = None      # the n-th UPDATE BINARY (1-based) loses power mid-write...
-    tear_keep: int = 0                  # ...after this many of its data bytes reached memory
-    delay: float = 0.0                  # seconds to wait before each response
-    short_apdus_only: bool = False      # extended Lc/Le get 6700; the ATR does not offer them
-    corrupt_every: int | None = None    # every n-th response with data has a byte flipped
+    remove_after: int | None = _doc(None, "answer this many APDUs, then leave the reader: "
+                                          "the next APDU raises CardRemoved")
+    tear_update: int | None = _doc(None, "the n-th UPDATE BINARY (1-based) loses power mid-write: "
+                                         "`tear_keep` of its data bytes are saved, then CardRemoved")
+    tear_keep: int = _doc(0, "data bytes of the torn UPDATE BINARY that reach memory")
+    delay: float = _doc(0.0, "seconds to wait before each response")
+    short_apdus_only: bool = _doc(False, "extended Lc/Le answer 6700; the ATR does not offer them")
+    corrupt_every: int | None = _doc(None, "every n-th response with data has its middle byte "
+                                           "inverted (the status word is left alone)")
 
     def __post_init__(self) -> None:
         for name in ("remove_after", "tear_update", "corrupt_every"):
