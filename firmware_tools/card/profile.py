@@ -99,25 +99,25 @@ class ElementaryFile:
 PAYLOAD_TAG = 0x53  # discretionary data (ISO/IEC 7816-6 interindustry data element)
 PHOTO_MAX_BYTES = 16 * 1024
 
-A, P = Read.ALWAYS, Read.PIN
-I, C = Write.ISSUER, Write.CARD
+ALWAYS, AFTER_PIN = Read.ALWAYS, Read.PIN
+ISSUER, CHIP = Write.ISSUER, Write.CARD
 
 # The card: one row per elementary file under the application DF.
-#                     name        FID   SFI  tag  max size         read write SO key content
-CARD_INFO = ElementaryFile("EF.CardInfo", 0x011E, 0x1E, 0x60, 512, A, I, 0,
-                           "card number, kind, sequence, issue and expiry dates, issuing centre (CBOR map)")
-DG1 = ElementaryFile("EF.DG1", 0x0101, 0x01, 0x61, 1024, A, I, 1,
-                     "holder: names, nationality, birth date, sex, photo digest, identifiers (CBOR map)")
-DG2 = ElementaryFile("EF.DG2", 0x0102, 0x02, 0x75, PHOTO_MAX_BYTES + 64, A, I, 2,
-                     "photo: CBOR byte string holding a JPEG of at most 16 KiB")
-DG3 = ElementaryFile("EF.DG3", 0x0103, 0x03, 0x63, 1024, A, I, 3,
-                     "work permit: category, employer, position, location, validity, status (CBOR map)")
-DG4 = ElementaryFile("EF.DG4", 0x0104, 0x04, 0x76, 1024, P, I, 4,
-                     "insurance: the five insurances, enrolment and payment status (CBOR map)")
-DG5 = ElementaryFile("EF.DG5", 0x0105, 0x05, 0x65, 256, A, C, 5,
-                     "chip public key: COSE_Key (RFC 9052 §7), EC2 P-256, made inside the card")
-SECURITY_OBJECT = ElementaryFile("EF.SO", 0x011D, 0x1D, 0x77, 4096, A, I, None,
-                                 "security object: COSE_Sign1 (RFC 9052) by the issuer, opaque to the card")
+#                                name           FID     SFI   tag   max bytes              read    write   SO key
+CARD_INFO = ElementaryFile(      "EF.CardInfo", 0x011E, 0x1E, 0x60, 512,                   ALWAYS, ISSUER, 0,
+    "card number, kind, sequence, issue and expiry dates, issuing centre (CBOR map)")
+DG1 = ElementaryFile(            "EF.DG1",      0x0101, 0x01, 0x61, 1024,                  ALWAYS, ISSUER, 1,
+    "holder: names, nationality, birth date, sex, photo digest, identifiers (CBOR map)")
+DG2 = ElementaryFile(            "EF.DG2",      0x0102, 0x02, 0x75, PHOTO_MAX_BYTES + 64,  ALWAYS, ISSUER, 2,
+    "photo: CBOR byte string holding a JPEG of at most 16 KiB")
+DG3 = ElementaryFile(            "EF.DG3",      0x0103, 0x03, 0x63, 1024,                  ALWAYS, ISSUER, 3,
+    "work permit: category, employer, position, location, validity, status (CBOR map)")
+DG4 = ElementaryFile(            "EF.DG4",      0x0104, 0x04, 0x76, 1024,                  AFTER_PIN, ISSUER, 4,
+    "insurance: the five insurances, enrolment and payment status (CBOR map)")
+DG5 = ElementaryFile(            "EF.DG5",      0x0105, 0x05, 0x65, 256,                   ALWAYS, CHIP,   5,
+    "chip public key: COSE_Key (RFC 9052 §7), EC2 P-256, made inside the card")
+SECURITY_OBJECT = ElementaryFile("EF.SO",       0x011D, 0x1D, 0x77, 4096,                  ALWAYS, ISSUER, None,
+    "security object: COSE_Sign1 (RFC 9052) by the issuer, opaque to the card")
 
 FILES: tuple[ElementaryFile, ...] = (CARD_INFO, DG1, DG2, DG3, DG4, DG5, SECURITY_OBJECT)
 BY_FID = {ef.fid: ef for ef in FILES}
