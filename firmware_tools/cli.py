@@ -228,47 +228,50 @@ def decode_ef(ef: Any, raw: bytes) -> Any:
     return plain(cbor.loads(payload, max_size=ef.max_size, what=ef.name))
 
 
-def cmd_dump(args: argparse.Namespace) -> int:
+def dump_card(link: PcscLink, pin: str | None) -> dict[str, Any]:
+    """Select the application, verify ``pin`` if given, read and decode every file it
+    may read (docs/card.md); per file: content, or why it was skipped or failed."""
     from firmware_tools.card import apdus, profile
 
-    pin = getpass.getpass("PIN: ") if args.ask_pin else args.pin
-    report: dict[str, Any] = {}
-    errors = 0
-    with _link(args) as link:
-        report["reader"], report["atr"] = link.reader, link.atr.hex()
-        response = link.transmit(apdus.select_application().encode())
+    def expect_ok(command: Any, what: str) -> bytes:
+        response = link.transmit(command.encode())
         if response[-2:] != b"\x90\x00":
-            raise CardError(f"not an sscard card: SELECT AID {profile.AID.hex().upper()} "
-                            f"answered {StatusWord.decode(response[-2:])}")
-        response = link.transmit(apdus.get_lifecycle().encode())
-        if response[-2:] == b"\x90\x00" and len(response) == 5:
-            report["lifecycle"] = profile.Lifecycle(response[2]).name
-        if pin:
-            response = link.transmit(apdus.verify(pin).encode())
-            if response[-2:] != b"\x90\x00":
-                raise CardError(f"VERIFY: {StatusWord.decode(response[-2:])}")
-        files: dict[str, Any] = {}
-        for ef in profile.FILES:
-            entry: dict[str, Any] = {"fid": f"{ef.fid:04X}", "sfi": f"{ef.sfi:02X}"}
-            if ef.read is profile.Read.PIN and not pin:
-                entry["skipped"] = "PIN required (--pin or --ask-pin)"
-            else:
-                try:
-                    raw = read_ef(link, ef)
-                    entry["bytes"] = len(raw)
-                    entry["content"] = decode_ef(ef, raw) if raw else None
-                except CardError as exc:
-                    entry["error"], errors = str(exc), errors + 1
-                except ValueError as exc:  # TLV or CBOR layout
-                    entry["error"], errors = f"undecodable: {exc}", errors + 1
-            files[ef.name] = entry
-        report["files"] = files
+            raise CardError(f"{what}: {StatusWord.decode(response[-2:])}")
+        return response[:-2]
+
+    report: dict[str, Any] = {"reader": link.reader, "atr": link.atr.hex()}
+    expect_ok(apdus.select_application(), f"not an sscard card: SELECT {profile.AID.hex()}")
+    lifecycle = expect_ok(apdus.get_lifecycle(), "GET DATA (life cycle)")
+    report["lifecycle"] = profile.Lifecycle(lifecycle[-1]).name if lifecycle else None
+    if pin:
+        expect_ok(apdus.verify(pin), "VERIFY")
+    report["files"] = files = {}
+    for ef in profile.FILES:
+        entry: dict[str, Any] = {"fid": f"{ef.fid:04X}", "sfi": f"{ef.sfi:02X}"}
+        if ef.read is profile.Read.PIN and not pin:
+            entry["skipped"] = "PIN required (--pin or --ask-pin)"
+        else:
+            try:
+                raw = read_ef(link, ef)
+                entry["bytes"], entry["content"] = len(raw), decode_ef(ef, raw) if raw else None
+            except CardError as exc:
+                entry["error"] = str(exc)
+            except ValueError as exc:  # TLV or CBOR layout
+                entry["error"] = f"undecodable: {exc}"
+        files[ef.name] = entry
+    return report
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    pin = getpass.getpass("PIN: ") if args.ask_pin else args.pin
+    with _link(args) as link:
+        report = dump_card(link, pin)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         print(f"reader {report['reader']}, ATR {report['atr'].upper()}")
-        print(f"lifecycle: {report.get('lifecycle', 'unknown')}")
-        for name, entry in files.items():
+        print(f"lifecycle: {report['lifecycle'] or 'unknown'}")
+        for name, entry in report["files"].items():
             head = f"{name} (FID {entry['fid']}, SFI {entry['sfi']})"
             if "content" in entry:
                 content = "empty" if entry["content"] is None else \
@@ -276,7 +279,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
                 print(f"{head}: {entry['bytes']} bytes\n    {content}")
             else:
                 print(f"{head}: {entry.get('skipped') or entry.get('error')}")
-    return EXIT_CARD if errors else EXIT_OK
+    return EXIT_CARD if any("error" in e for e in report["files"].values()) else EXIT_OK
 
 
 # -- vcard -----------------------------------------------------------------------------------

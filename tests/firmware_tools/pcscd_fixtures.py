@@ -15,18 +15,27 @@ side connects over 127.0.0.1 only.
 of the test removes it and waits until pcscd reports the slot empty, so the next test
 starts from an empty reader.
 
+Several test runs may share the machine (and so pcscd and the two vpcd ports): a run
+holds a shared lock on pcscd while it uses it, and the run that started pcscd stops it
+only once no other run holds that lock; ``attach_card`` and ``slot_lock`` hold an
+exclusive lock per slot, so two runs take turns instead of talking to each other's card.
+The locks are flock(2) files in the temporary directory, released if a run dies.
+
 Set SSCARD_SKIP_PCSC=1 to skip these tests on a machine without pcscd (the Makefile
 installs it; CI must not skip).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +159,36 @@ def stop_pcscd(handle: PcscdProcess, timeout: float = 10.0) -> None:
     os.waitpid(handle.pid, 0)
 
 
+# -- locks shared by concurrent test runs --------------------------------------------
+
+def _lock_path(name: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"sscard-{name}.lock"
+
+
+def _flock(fd: int, mode: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def slot_lock(slot: int, timeout: float = 600.0) -> Iterator[None]:
+    """Hold vpcd slot ``slot`` for this test run (other runs wait)."""
+    fd = os.open(_lock_path(f"vpcd-slot{slot}"), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if not _flock(fd, fcntl.LOCK_EX, timeout):
+            raise TimeoutError(f"vpcd slot {slot} is held by another test run")
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 # -- a stand-in card --------------------------------------------------------------
 
 def make_atr(historical: bytes) -> bytes:
@@ -237,30 +276,46 @@ def pcscd() -> Iterator[PcscdProcess]:
     """A pcscd with the two vpcd readers, for the whole session."""
     if os.environ.get("SSCARD_SKIP_PCSC"):
         pytest.skip("SSCARD_SKIP_PCSC is set")
-    handle = start_pcscd()
+    usage = os.open(_lock_path("pcscd"), os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        yield handle
+        if not _flock(usage, fcntl.LOCK_SH, 600):
+            raise TimeoutError("another test run keeps pcscd locked")
+        handle = start_pcscd()
+        try:
+            yield handle
+        finally:
+            if handle.started_here:
+                # Other runs may still use our pcscd: stop it once they are done.
+                if _flock(usage, fcntl.LOCK_EX, 900):
+                    stop_pcscd(handle)
+                else:
+                    warnings.warn(f"pcscd {handle.pid} left running: still used by another run")
     finally:
-        stop_pcscd(handle)
+        os.close(usage)
 
 
 @pytest.fixture
 def attach_card(pcscd: PcscdProcess) -> Iterator[Callable[..., VirtualCardSession]]:
     """Factory: insert a card into a vpcd slot; removed (and seen removed) at teardown."""
     sessions: list[VirtualCardSession] = []
+    with contextlib.ExitStack() as held:
 
-    def attach(card: object, slot: int = 0, **options: object) -> VirtualCardSession:
-        reader = VPCD_READER_NAMES[slot]
-        if not wait_reader_state(reader, present=False, timeout=5.0):
-            raise RuntimeError(f"{reader} still holds a card from an earlier test")
-        session = VirtualCardSession(card, slot=slot, **options).start()
-        sessions.append(session)
-        if not wait_reader_state(reader, present=True, timeout=5.0):
-            raise RuntimeError(f"pcscd did not see the card in {reader}")
-        return session
+        def attach(card: object, slot: int = 0, **options: object) -> VirtualCardSession:
+            reader = VPCD_READER_NAMES[slot]
+            if all(s.slot != slot for s in sessions):
+                held.enter_context(slot_lock(slot))
+            if not wait_reader_state(reader, present=False, timeout=5.0):
+                raise RuntimeError(f"{reader} still holds a card from an earlier test")
+            session = VirtualCardSession(card, slot=slot, **options).start()
+            sessions.append(session)
+            if not session.wait_seen(5.0):  # vpcd talks to this socket, not another one
+                raise RuntimeError(f"vpcd did not take the card in {reader}")
+            if not wait_reader_state(reader, present=True, timeout=5.0):
+                raise RuntimeError(f"pcscd did not see the card in {reader}")
+            return session
 
-    yield attach
-    for session in sessions:
-        session.stop()
-    for session in sessions:
-        wait_reader_state(VPCD_READER_NAMES[session.slot], present=False, timeout=5.0)
+        yield attach
+        for session in sessions:
+            session.stop()
+        for session in sessions:
+            wait_reader_state(VPCD_READER_NAMES[session.slot], present=False, timeout=5.0)

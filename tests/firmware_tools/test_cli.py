@@ -16,7 +16,7 @@ import pytest
 from firmware_tools.card.emulator import ReferenceCard
 from firmware_tools.card.profile import Lifecycle
 from firmware_tools.vpcd import VPCD_READER_NAMES
-from tests.firmware_tools.pcscd_fixtures import wait_reader_state
+from tests.firmware_tools.pcscd_fixtures import slot_lock, wait_reader_state
 
 REPO = Path(__file__).resolve().parents[2]
 SELECT_AID = "00 A4 04 0C 08 F0 53 53 43 41 52 44 01"
@@ -30,9 +30,12 @@ def ssc_card(*args: str, env: dict | None = None, timeout: float = 60) -> subpro
 class VcardProcess:
     """``ssc-card vcard run`` in the background; stopped by its pid."""
 
-    def __init__(self, *args: str, slot: int = 0) -> None:
+    def __init__(self, *args: str, slot: int = 0, lock: bool = True) -> None:
         self.reader = VPCD_READER_NAMES[slot]
         self.output = ""
+        self._lock = slot_lock(slot) if lock else None
+        if self._lock is not None:
+            self._lock.__enter__()
         assert wait_reader_state(self.reader, present=False, timeout=5)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "firmware_tools", "vcard", "run", "--slot", str(slot), *args],
@@ -50,6 +53,9 @@ class VcardProcess:
             self.proc.kill()
             self.output, _ = self.proc.communicate()
         wait_reader_state(self.reader, present=False, timeout=5)
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
         return self.proc.returncode
 
 
@@ -136,8 +142,9 @@ def test_readers_lists_both_vpcd_slots(pcscd):
 
 @pytest.mark.pcsc
 def test_apdu_on_an_empty_reader_exits_1(pcscd):
-    assert wait_reader_state(VPCD_READER_NAMES[1], present=False, timeout=5)
-    done = ssc_card("apdu", "--reader", VPCD_READER_NAMES[1], SELECT_AID)
+    with slot_lock(1):
+        assert wait_reader_state(VPCD_READER_NAMES[1], present=False, timeout=5)
+        done = ssc_card("apdu", "--reader", VPCD_READER_NAMES[1], SELECT_AID)
     assert done.returncode == 1
     assert "card" in done.stderr.lower()
 
@@ -230,18 +237,19 @@ def test_vcard_run_with_a_broken_image_exits_1(pcscd, tmp_path):
 
 @pytest.mark.pcsc
 def test_apdu_waits_for_a_card(pcscd, example_image):
-    started = time.monotonic()
-    waiting = subprocess.Popen(
-        [sys.executable, "-m", "firmware_tools", "apdu", "--reader", VPCD_READER_NAMES[0],
-         "--wait", "20", SELECT_AID], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    try:
-        time.sleep(1.0)
-        process = VcardProcess("--image", str(example_image))
-        out, _ = waiting.communicate(timeout=20)
-        process.stop()
-    finally:
-        if waiting.poll() is None:
-            waiting.kill()
-            waiting.wait()
+    with slot_lock(0):
+        started = time.monotonic()
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "firmware_tools", "apdu", "--reader", VPCD_READER_NAMES[0],
+             "--wait", "20", SELECT_AID], cwd=REPO, stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1.0)
+            process = VcardProcess("--image", str(example_image), lock=False)
+            out, _ = waiting.communicate(timeout=20)
+            process.stop()
+        finally:
+            if waiting.poll() is None:
+                waiting.kill()
+                waiting.wait()
     assert waiting.returncode == 0, out
     assert "9000 OK" in out and time.monotonic() - started >= 1.0

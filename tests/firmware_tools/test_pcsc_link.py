@@ -16,7 +16,8 @@ from firmware_tools.link import (CardRemovedError, LinkError, NoCardError,
                                  PcscUnavailableError, ReaderGoneError)
 from firmware_tools.pcsc import PcscLink, _with_le, list_readers, pcsc_error
 from firmware_tools.vpcd import VPCD_READER_NAMES
-from tests.firmware_tools.pcscd_fixtures import StubCard, make_atr, wait_reader_state
+from tests.firmware_tools.pcscd_fixtures import (StubCard, make_atr, slot_lock,
+                                                  wait_reader_state)
 
 READER0, READER1 = VPCD_READER_NAMES
 SELECT = bytes.fromhex("00A4040007A0000000031010")
@@ -105,6 +106,11 @@ def test_short_only_atr_means_no_extended_length(attach_card):
 
 @pytest.mark.pcsc
 def test_reader_by_unique_prefix_and_first_reader_with_a_card(attach_card):
+    with slot_lock(0):  # slot 0 stays empty
+        _prefix_and_first_reader(attach_card)
+
+
+def _prefix_and_first_reader(attach_card):
     attach_card(StubCard(), slot=1)
     with pytest.raises(ReaderGoneError, match="several"):
         PcscLink("Virtual PCD 00 0").connect()  # prefix of both: ambiguous
@@ -189,11 +195,12 @@ def test_wait_for_card_sees_a_later_insertion(attach_card):
 
 @pytest.mark.pcsc
 def test_wait_for_any_reader_picks_the_one_with_a_card(attach_card):
-    attach_card(StubCard(), slot=1)
-    link = PcscLink()
-    assert link.wait_for_card(2) is True
-    assert link.reader == READER1
-    link.disconnect()
+    with slot_lock(0):  # slot 0 stays empty
+        attach_card(StubCard(), slot=1)
+        link = PcscLink()
+        assert link.wait_for_card(2) is True
+        assert link.reader == READER1
+        link.disconnect()
 
 
 @pytest.mark.pcsc
@@ -206,9 +213,10 @@ def test_unknown_reader_is_reader_gone(pcscd):
 
 @pytest.mark.pcsc
 def test_empty_slot_is_no_card(pcscd):
-    assert wait_reader_state(READER0, present=False, timeout=3)
-    with pytest.raises(NoCardError):
-        PcscLink(READER0).connect()
+    with slot_lock(0):
+        assert wait_reader_state(READER0, present=False, timeout=3)
+        with pytest.raises(NoCardError):
+            PcscLink(READER0).connect()
 
 
 @pytest.mark.pcsc
@@ -238,3 +246,70 @@ def test_warm_and_cold_reset_and_disposition(attach_card):
     assert card.events[-1] == "off"
     with pytest.raises(NoCardError):
         link.reset()
+
+
+# -- the reference card behind pcscd ---------------------------------------------------------
+
+def _reference_card(**faults):
+    from crypto import cbor
+    from firmware_tools.card.emulator import FaultPlan, ReferenceCard
+    from firmware_tools.card.profile import DG2
+    from firmware_tools.card.traces import example_image
+
+    image = example_image()
+    image.files[DG2.fid] = DG2.wrap(cbor.dumps(bytes(range(256)) * 64))  # a 16 KiB "photo"
+    return ReferenceCard(image, FaultPlan(**faults))
+
+
+@pytest.mark.pcsc
+@pytest.mark.parametrize("short_only", [False, True])
+def test_reference_card_photo_read_through_pcscd(attach_card, short_only):
+    from firmware_tools.card import apdus
+    from firmware_tools.card.profile import DG2
+    from firmware_tools.cli import read_ef
+
+    card = _reference_card(short_apdus_only=short_only)
+    session = attach_card(card)
+    with PcscLink(READER0) as link:
+        assert link.atr == card.atr
+        assert link.extended_length is not short_only
+        assert link.transmit(apdus.select_application().encode()) == b"\x90\x00"
+        before = session.apdu_count
+        assert read_ef(link, DG2) == card.image.files[DG2.fid]
+        reads = session.apdu_count - before - 1           # minus the SELECT
+        assert reads == (65 if short_only else 1)         # 16,452 bytes: 65 x 256, or one
+
+
+@pytest.mark.pcsc
+def test_reference_card_61xx_is_joined_by_get_response(attach_card):
+    from firmware_tools.card import apdus
+    from firmware_tools.card.profile import CARD_INFO
+
+    card = _reference_card()
+    attach_card(card)
+    with PcscLink(READER0) as link:
+        whole = link.transmit(apdus.get_card_info().encode())
+        assert whole[:-2] == card.image.files[CARD_INFO.fid] and whole[-2:] == b"\x90\x00"
+        pieces = link.transmit(apdus.get_data(CARD_INFO.tag, ne=16).encode())
+        assert pieces == whole                            # 61xx, then GET RESPONSE
+
+
+@pytest.mark.pcsc
+def test_reference_card_injected_removal_and_reinsertion(attach_card):
+    from firmware_tools.card import apdus
+
+    card = _reference_card(remove_after=2)
+    session = attach_card(card)
+    select = apdus.select_application().encode()
+    link = PcscLink(READER0)
+    link.connect()
+    assert link.transmit(select) == b"\x90\x00"
+    assert link.transmit(select) == b"\x90\x00"
+    with pytest.raises(CardRemovedError):
+        link.transmit(select)                             # the third APDU: the card leaves
+    assert card.removed
+    session.insert()                                      # puts the card back, too
+    assert link.wait_for_card(5)
+    link.connect()
+    assert link.transmit(select) == b"\x90\x00"
+    link.disconnect()
