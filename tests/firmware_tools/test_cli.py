@@ -253,3 +253,14 @@ def test_apdu_waits_for_a_card(pcscd, example_image):
                 waiting.wait()
     assert waiting.returncode == 0, out
     assert "9000 OK" in out and time.monotonic() - started >= 1.0
+
+
+@pytest.mark.pcsc
+def test_the_script_example_in_the_docs_passes(vcard, tmp_path):
+    doc = (REPO / "docs" / "pcsc.md").read_text(encoding="utf-8")
+    start = doc.index("# is the sscard application there")
+    example = tmp_path / "example.apdu"
+    example.write_text(doc[start:doc.index("```", start)])
+    done = ssc_card("script", "--reader", vcard.reader, str(example))
+    assert done.returncode == 0, done.stdout
+    assert "4 step(s), 0 mismatch(es)" in done.stdout
