@@ -3,19 +3,15 @@
 ``PcscLink`` is the :class:`~firmware_tools.link.CardLink` for a real reader, or for the
 reference card attached to pcscd through vpcd (firmware_tools.vpcd). It uses pyscard's
 low-level ``smartcard.scard`` module so that every PC/SC return code can be mapped to a
-typed error:
+typed error (the table is in docs/pcsc.md):
 
-========================================  ===========================
-PC/SC return code                          error
-========================================  ===========================
-SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED  PcscUnavailableError
-SCARD_E_UNKNOWN_READER, READER_UNAVAILABLE,  ReaderGoneError
-NO_READERS_AVAILABLE
-SCARD_E_NO_SMARTCARD, SCARD_W_UNPOWERED_CARD NoCardError
-SCARD_W_REMOVED_CARD, SCARD_W_RESET_CARD     CardRemovedError (the session with the
-                                             card is lost: reconnect and start over)
-anything else                                LinkError
-========================================  ===========================
+- SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED: PcscUnavailableError (pcscd not running)
+- SCARD_E_UNKNOWN_READER, _READER_UNAVAILABLE, _NO_READERS_AVAILABLE: ReaderGoneError
+- SCARD_E_NO_SMARTCARD, SCARD_W_UNPOWERED_CARD: NoCardError
+- SCARD_W_REMOVED_CARD, SCARD_W_RESET_CARD: CardRemovedError (the session is lost)
+- a failed transaction (SCARD_E_NOT_TRANSACTED...): CardRemovedError if pcscd reports the
+  slot empty within ``removal_grace`` seconds, else LinkError
+- anything else: LinkError
 
 ``transmit`` follows ISO/IEC 7816-4:2005 §5.1.3 and §7.6.1 (and ISO/IEC 7816-3 §12.2
 case 2/4 over T=0): on SW 61xx it sends GET RESPONSE until the card has nothing more and
@@ -44,7 +40,7 @@ _DISPOSITIONS = {
     "reset": scard.SCARD_RESET_CARD,
     "unpower": scard.SCARD_UNPOWER_CARD,
 }
-_ERROR_NAMES: dict[int, type[LinkError]] = {
+_ERROR_CLASSES: dict[int, type[LinkError]] = {
     scard.SCARD_E_NO_SERVICE: PcscUnavailableError,
     scard.SCARD_E_SERVICE_STOPPED: PcscUnavailableError,
     scard.SCARD_E_UNKNOWN_READER: ReaderGoneError,
@@ -55,7 +51,11 @@ _ERROR_NAMES: dict[int, type[LinkError]] = {
     scard.SCARD_W_REMOVED_CARD: CardRemovedError,
     scard.SCARD_W_RESET_CARD: CardRemovedError,
 }
-_ERRORS = {code & 0xFFFFFFFF: error for code, error in _ERROR_NAMES.items()}
+_ERRORS = {code & 0xFFFFFFFF: error for code, error in _ERROR_CLASSES.items()}
+# Failures of the I/O with the card itself: a removal mid-command looks like these.
+_TRANSPORT_FAILURES = {code & 0xFFFFFFFF for code in (
+    scard.SCARD_E_NOT_TRANSACTED, scard.SCARD_F_COMM_ERROR, scard.SCARD_E_COMM_DATA_LOST,
+    scard.SCARD_F_UNKNOWN_ERROR, scard.SCARD_W_UNRESPONSIVE_CARD)}
 GET_RESPONSE_INS = 0xC0
 MAX_GET_RESPONSE_ROUNDS = 512  # 512 x 256 bytes: far more than any file of this card
 
@@ -166,6 +166,8 @@ class PcscLink(CardLink):
 
     def transmit(self, apdu: bytes) -> bytes:
         """Send a command APDU; the response data + SW, after 61xx/6Cxx handling."""
+        if len(apdu) < 4:
+            raise ValueError(f"a command APDU has at least 4 bytes, got {len(apdu)}")
         response = self._transmit_raw(apdu)
         if response[-2] == 0x6C:
             response = self._transmit_raw(_with_le(apdu, response[-1] or 256))
@@ -282,7 +284,8 @@ class PcscLink(CardLink):
         hresult, response = scard.SCardTransmit(self._card, pci, list(apdu))
         if hresult != scard.SCARD_S_SUCCESS:
             error = pcsc_error(hresult, "transmitting an APDU")
-            raise error if type(error) is not LinkError else self._classify(error)
+            raise self._classify(error) if _hresult_u32(hresult) in _TRANSPORT_FAILURES \
+                else error
         if len(response) < 2:
             raise self._classify(LinkError(f"response of {len(response)} bytes has no SW"))
         return bytes(response)

@@ -174,7 +174,8 @@ class VirtualCardSession:
     not there yet, the session retries with backoff when ``reconnect`` is true. A card
     that raises ``CardRemoved`` is removed; it comes back after ``reinsert_after``
     seconds if that is set, else on ``insert()``. ``on_event`` hears "waiting" (vpcd not
-    reachable yet), "inserted", "removed" and "fault-removed", from the serving thread.
+    reachable yet), "inserted" (vpcd took the card: it asked for the ATR), "removed" and
+    "fault-removed", from the serving thread.
     """
 
     def __init__(self, card: VirtualCard, *, slot: int = 0, host: str = VPCD_HOST,
@@ -300,8 +301,7 @@ class VirtualCardSession:
                     continue
                 self._sock = sock
                 self._atr_asked.clear()
-            log.info("slot %d: card inserted (%s:%d)", self.slot, self.host, self.port)
-            self._event("inserted")
+            log.info("slot %d: connected to vpcd %s:%d", self.slot, self.host, self.port)
             try:
                 ended_by_vpcd = self._serve_connection(sock)
             finally:
@@ -309,8 +309,10 @@ class VirtualCardSession:
                 with self._lock:
                     self._sock = None
                     self._lock.notify_all()
-            log.info("slot %d: card removed", self.slot)
-            self._event("removed")
+            if self._atr_asked.is_set():
+                log.info("slot %d: card removed", self.slot)
+                self._event("removed")
+            self._atr_asked.clear()
             if ended_by_vpcd and not self.reconnect:
                 with self._lock:
                     if self._want_inserted:
@@ -337,7 +339,10 @@ class VirtualCardSession:
             if ours:
                 return False
             if len(payload) == 1 and payload[0] == VpcdControl.GET_ATR:
-                self._atr_asked.set()
+                if not self._atr_asked.is_set():  # vpcd took this card (not only TCP)
+                    self._atr_asked.set()
+                    log.info("slot %d: card inserted", self.slot)
+                    self._event("inserted")
             elif len(payload) != 1:
                 self.apdu_count += 1
             try:
