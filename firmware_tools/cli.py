@@ -118,17 +118,11 @@ word as the last word: four hex digits, X for any digit. "reset" resets the card
   00 CA 00 8A 00                           9000
   00 B0 00 00 00                           6XXX
 """
-SW_PATTERN = re.compile(r"[0-9A-Fa-f]{2}[0-9A-Fa-fXx]{2}")
+SW_PATTERN = re.compile(r"[0-9A-Fa-f][0-9A-Fa-fXx]{3}")  # 9000, 61XX, 63CX, 6XXX
 
 
 def parse_script(text: str) -> list[tuple[int, str, bytes | None, str | None]]:
-    """(line number, keyword or "", APDU, expected SW pattern) per line.
-
-    A line is ``APDU [SW]``: the APDU in hex (bytes together or space-separated), then
-    optionally the expected status word as the last word of four hex digits (``X`` for
-    any digit, e.g. ``61XX``). ``reset`` on its own line resets the card. ``#`` starts a
-    comment.
-    """
+    """(line number, "reset" or "", APDU, expected SW pattern) per step; see SCRIPT_HELP."""
     steps = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()

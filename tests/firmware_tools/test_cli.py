@@ -131,6 +131,13 @@ def test_parse_script_lines():
     assert sw_matches(b"\x63\xc2", "63CX")
 
 
+def test_the_script_example_in_the_help_parses():
+    from firmware_tools.cli import SCRIPT_HELP, parse_script
+
+    example = SCRIPT_HELP[SCRIPT_HELP.index("  # is"):]
+    assert [expected for *_, expected in parse_script(example)] == ["9000", "9000", "6XXX"]
+
+
 # -- through pcscd ----------------------------------------------------------------------
 
 @pytest.mark.pcsc
