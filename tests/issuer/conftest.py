@@ -1,0 +1,170 @@
+"""Fixtures of the issuer's tests: keys made once, a fresh database per test on SQLite and on
+a private PostgreSQL cluster, the app behind FastAPI's TestClient, and officers with tokens.
+
+Passwords are hashed once per session and tokens issued directly (logging in is tested on
+its own), so that a fresh database per test stays cheap.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+import pg_cluster
+from crypto import Algorithm
+from issuer import auth, keyring
+from issuer.api import create_app
+from issuer.db import Database
+from issuer.db.models import Station, User
+from issuer.services.runtime import Runtime
+from issuer.settings import Settings
+
+PASSPHRASE = "issuer-test-passphrase"
+PASSWORD = "correct horse battery"
+TOKEN_SECRET = "test-token-secret-0123456789abcdef"
+_db_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("issuer-keys")
+    keyring.init_software(folder, "SH01", PASSPHRASE.encode(), Algorithm.ES256).close()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def keys(key_dir) -> keyring.Keyring:
+    return keyring.load(key_dir, "SH01", PASSPHRASE.encode())
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return auth.hash_password(PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    if not pg_cluster.available():
+        pytest.skip("PostgreSQL 15 (Debian postgresql) and root are needed to start a private cluster")
+    cluster = pg_cluster.start()
+    template = "sscard_template"
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {template}"))
+    db = Database(cluster.url(template), pool_size=2)
+    db.upgrade()
+    db.dispose()
+    cluster.template, cluster.admin = template, admin
+    try:
+        yield cluster
+    finally:
+        admin.dispose()
+        cluster.stop()
+
+
+def new_postgres_database(cluster) -> str:
+    name = f"sscard_{os.getpid()}_{next(_db_counter)}"
+    with cluster.admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name} TEMPLATE {cluster.template}"))
+    return cluster.url(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """Each test that uses it runs twice: on a SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'issuer.db'}"
+    return new_postgres_database(request.getfixturevalue("postgres"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'issuer.db'}"
+
+
+def make_settings(tmp_path: Path, url: str, key_dir: Path, **extra) -> Settings:
+    return Settings(var=tmp_path, database_url=url, key_dir=key_dir, key_passphrase=PASSPHRASE,
+                    token_secret=TOKEN_SECRET, **extra)
+
+
+def make_runtime(tmp_path: Path, url: str, key_dir: Path, keys=None, **extra) -> Runtime:
+    rt = Runtime(make_settings(tmp_path, url, key_dir, **extra), keys=keys)
+    rt.db.upgrade()
+    return rt
+
+
+@pytest.fixture
+def runtime(tmp_path, database_url, key_dir, keys):
+    rt = make_runtime(tmp_path, database_url, key_dir, keys)
+    yield rt
+    rt._keys = None  # shared by the session; not closed here
+    rt.close()
+
+
+@pytest.fixture
+def sqlite_runtime(tmp_path, sqlite_url, key_dir, keys):
+    rt = make_runtime(tmp_path, sqlite_url, key_dir, keys)
+    yield rt
+    rt._keys = None
+    rt.close()
+
+
+@dataclass
+class Staff:
+    """Officers and a station, with the headers to act as each."""
+
+    rt: Runtime
+    headers: dict[str, dict] = field(default_factory=dict)
+    station_key: str = ""
+
+    def __getitem__(self, name: str) -> dict:
+        return self.headers[name]
+
+
+ROLES = {"erin": "enroller", "emma": "enroller", "alan": "approver", "abby": "approver enroller",
+         "audrey": "auditor", "ada": "admin", "sam": "station"}
+
+
+def add_staff(rt: Runtime, password_hash: str) -> Staff:
+    staff = Staff(rt)
+    key_id, key, digest = auth.new_api_key()
+    with rt.db.session() as s:
+        users = {name: User(username=name, password_hash=password_hash, roles=roles, active=True)
+                 for name, roles in ROLES.items()}
+        s.add_all(users.values())
+        s.add(Station(name="station-1", key_id=key_id, key_sha256=digest, active=True))
+        s.commit()
+        for name, user in users.items():
+            token, _ = auth.issue_token(user, rt.settings.token_key, 15)
+            staff.headers[name] = {"Authorization": f"Bearer {token}"}
+    staff.headers["station"] = {"X-API-Key": key}
+    staff.station_key = key
+    return staff
+
+
+@pytest.fixture
+def staff(runtime, password_hash) -> Staff:
+    return add_staff(runtime, password_hash)
+
+
+@pytest.fixture
+def client(runtime):
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def sqlite_staff(sqlite_runtime, password_hash) -> Staff:
+    return add_staff(sqlite_runtime, password_hash)
+
+
+@pytest.fixture
+def sqlite_client(sqlite_runtime):
+    with TestClient(create_app(sqlite_runtime), raise_server_exceptions=False) as c:
+        yield c
