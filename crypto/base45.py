@@ -9,6 +9,9 @@ never carry into each other).
 
 from __future__ import annotations
 
+import array
+import sys
+
 from crypto.errors import Base45Error
 from crypto.reasons import Reason
 
@@ -20,18 +23,30 @@ for _value, _char in enumerate(ALPHABET):
 _DECODE_TABLE = bytes(_DECODE_TABLE)
 
 
+_PAIRS: list[str] | None = None
+
+
+def _pair_table() -> list[str]:
+    """The three characters of every 16-bit value, built on first use (65,536 entries)."""
+    global _PAIRS
+    if _PAIRS is None:
+        a = ALPHABET
+        _PAIRS = [a[n % 45] + a[n // 45 % 45] + a[n // 2025] for n in range(65536)]
+    return _PAIRS
+
+
 def encode(data: bytes) -> str:
     """RFC 9285 §4: two bytes become three characters, a last odd byte two."""
-    out = []
-    for i in range(0, len(data) - 1, 2):
-        n = data[i] * 256 + data[i + 1]
-        n, c = divmod(n, 45)
-        e, d = divmod(n, 45)
-        out.append(ALPHABET[c] + ALPHABET[d] + ALPHABET[e])
+    data = bytes(data)
+    even = len(data) & ~1
+    pairs = array.array("H", data[:even])
+    if sys.byteorder == "little":
+        pairs.byteswap()  # each pair is a big-endian 16-bit value
+    text = "".join(map(_pair_table().__getitem__, pairs))
     if len(data) % 2:
         d, c = divmod(data[-1], 45)
-        out.append(ALPHABET[c] + ALPHABET[d])
-    return "".join(out)
+        text += ALPHABET[c] + ALPHABET[d]
+    return text
 
 
 def _lane_mask(groups: int) -> int:
