@@ -25,9 +25,7 @@ from issuer.db.models import Station, User
 from issuer.services.runtime import Runtime
 from issuer.settings import Settings
 
-PASSPHRASE = "issuer-test-passphrase"
-PASSWORD = "correct horse battery"
-TOKEN_SECRET = "test-token-secret-0123456789abcdef"
+from issuer_flow import PASSPHRASE, PASSWORD, ROLES, TOKEN_SECRET  # noqa: F401 (re-exported to tests)
 _db_counter = itertools.count(1)
 
 
@@ -125,10 +123,6 @@ class Staff:
 
     def __getitem__(self, name: str) -> dict:
         return self.headers[name]
-
-
-ROLES = {"erin": "enroller", "emma": "enroller", "alan": "approver", "abby": "approver enroller",
-         "audrey": "auditor", "ada": "admin", "sam": "station"}
 
 
 def add_staff(rt: Runtime, password_hash: str) -> Staff:

@@ -11,6 +11,12 @@ from PIL import Image
 from crypto import samples
 
 _people = itertools.count(1)
+PASSPHRASE = "issuer-test-passphrase"
+PASSWORD = "correct horse battery"
+TOKEN_SECRET = "test-token-secret-0123456789abcdef"
+# The officers of every test database, and their roles.
+ROLES = {"erin": "enroller", "emma": "enroller", "alan": "approver", "abby": "approver enroller",
+         "audrey": "auditor", "ada": "admin", "sam": "station"}
 
 
 def photo(fmt: str = "JPEG", size: tuple[int, int] = (300, 400)) -> bytes:
