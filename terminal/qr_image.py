@@ -82,7 +82,24 @@ def read_qr(image: Image.Image, decoders: tuple[str, ...] = ("zxing-cpp", "pyzba
             raise QrImageError("QR_SEVERAL", f"the image shows {len(texts)} QR codes: show one at a time")
         if texts:
             return QrRead(texts[0], name)
+    other = _other_barcode(image)
+    if other:
+        raise QrImageError("BARCODE_NOT_QR", f"the image shows another kind of barcode ({other}), not the card's QR code")
     raise QrImageError("QR_NOT_FOUND", "no QR code could be read from the image (hold it flat, fill the frame)")
+
+
+def _other_barcode(image: Image.Image) -> str | None:
+    """The format of another kind of barcode in the image (EAN-13, Code 128, ...), if any:
+    only looked for once no QR code was found, so that the reason can say what it is."""
+    try:
+        import zxingcpp
+
+        for r in zxingcpp.read_barcodes(image):
+            if r.valid and r.format != zxingcpp.BarcodeFormat.QRCode:
+                return str(r.format).rsplit(".", 1)[-1]
+    except Exception:  # the reason stays QR_NOT_FOUND
+        return None
+    return None
 
 
 def read_qr_file(path: Path, decoders: tuple[str, ...] = ("zxing-cpp", "pyzbar")) -> QrRead:

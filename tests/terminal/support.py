@@ -1,0 +1,108 @@
+"""Helpers of the terminal tests: a development PKI made for this run, records dated
+around today (so that site policies pass: medical insurance paid through this month, the
+work permit valid), QR texts, trust lists, and a terminal home folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from crypto import build_trust_list, parse_credential, qr_text_for
+from crypto.pki import DevelopmentPki
+
+PASSPHRASE = b"terminal-tests"
+CHINA = dt.timezone(dt.timedelta(hours=8))
+
+
+def today() -> dt.date:
+    return dt.datetime.now(CHINA).date()
+
+
+def record(*, serial: int = 42, paid_through: dt.date | None = None, medical_status: int = 1,
+           permit_status: int = 1, valid_until: dt.date | None = None, family: str = "MUELLER",
+           given: str = "ANNA") -> dict:
+    """A typical record (crypto.samples) dated around today."""
+    from crypto import samples
+
+    t = today()
+    rec = samples.typical_record()
+    rec["holder"]["family_name"], rec["holder"]["given_names"] = family, given
+    paid = (paid_through or t).replace(day=1)
+    since = dt.date(t.year - 1, 1, 1)
+    rec["insurance"] = [{"type": k, "status": 1, "since": since.isoformat(), "paid_through": paid.isoformat()}
+                        for k in range(1, 6)]
+    rec["insurance"][1]["status"] = medical_status
+    if medical_status == 0:
+        rec["insurance"][1] = {"type": 2, "status": 0}
+    rec["permit"]["valid_from"] = dt.date(t.year - 1, 1, 1).isoformat()
+    rec["permit"]["valid_until"] = (valid_until or dt.date(t.year + 2, 12, 31)).isoformat()
+    rec["permit"]["status"] = permit_status
+    rec["card"]["serial"] = serial
+    rec["card"]["card_number"] = f"M31A{serial:05d}"
+    rec["card"]["issue_date"] = dt.date(t.year - 1, 1, 5).isoformat()
+    rec["card"]["expiry_date"] = dt.date(t.year + 4, 1, 4).isoformat()
+    return rec
+
+
+@dataclass
+class Pki:
+    dev: DevelopmentPki
+    folder: Path
+
+    @property
+    def root_path(self) -> Path:
+        return self.folder / "root-ca.pem"
+
+    def qr(self, rec: dict | None = None, iat: int | None = None) -> str:
+        return qr_text_for(parse_credential(rec or record()), self.dev.issuer, iat=iat or int(time.time()) - 60)
+
+    def trust_list(self, version: int, *, revoked=(), issued_at: int | None = None, hours: int = 24) -> bytes:
+        issued_at = issued_at if issued_at is not None else int(time.time()) - 60
+        return build_trust_list(version=version, issued_at=issued_at, next_update=issued_at + hours * 3600,
+                                issuer_certificates=[self.dev.issuer.certificate],
+                                revoked={"SH01": list(revoked)} if revoked else {},
+                                signer=self.dev.trust_list_signer)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory) -> Pki:
+    folder = tmp_path_factory.mktemp("pki")
+    return Pki(DevelopmentPki.create(folder, PASSPHRASE), folder)
+
+
+@pytest.fixture(scope="session")
+def other_pki(tmp_path_factory) -> Pki:
+    """Another root: its lists and credentials must be refused."""
+    folder = tmp_path_factory.mktemp("other-pki")
+    return Pki(DevelopmentPki.create(folder, PASSPHRASE), folder)
+
+
+@pytest.fixture
+def home(tmp_path, pki, monkeypatch) -> Path:
+    """A terminal home with the pinned root and a synced trust list (version 1)."""
+    var = tmp_path / "var"
+    home = var / "terminal"
+    (home / "trust").mkdir(parents=True)
+    shutil.copy(pki.root_path, home / "root-ca.pem")
+    (home / "trust" / "trustlist.cose").write_bytes(pki.trust_list(1))
+    monkeypatch.setenv("SSC_VAR", str(var))
+    monkeypatch.setenv("SSC_TERMINAL_HOME", str(home))
+    monkeypatch.delenv("SSC_TERMINAL_SITE", raising=False)
+    return home
+
+
+def env_for(home: Path) -> dict:
+    import os
+
+    return dict(os.environ, SSC_VAR=str(home.parent), SSC_TERMINAL_HOME=str(home))
+
+
+def write_json(path: Path, data: dict) -> Path:
+    path.write_text(json.dumps(data))
+    return path

@@ -1,0 +1,156 @@
+"""Site policies: loading, the requirements, and data minimisation (issue 6 item 3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+
+from crypto import verify_credential
+from crypto.verdict import Check, Outcome, Status
+from terminal.card_data import CardData
+from terminal.policy import (Field, PolicyError, SitePolicy, available_sites, check_policy, load_policy,
+                             local_date, project)
+from terminal.reasons import TerminalReason as R
+from tests.terminal.support import record
+
+NOW = int(time.time())
+
+
+def verified(pki, rec=None):
+    store = pki_store(pki)
+    verdict = verify_credential(pki.qr(rec), store, now=NOW)
+    assert verdict.valid, verdict.to_dict()
+    return verdict, CardData.from_claims(verdict.claims)
+
+
+def pki_store(pki):
+    from crypto import TrustStore
+
+    store = TrustStore(pki.dev.root)
+    store.update(pki.trust_list(1))
+    return store
+
+
+def months_ago(n: int) -> dt.date:
+    day = local_date(NOW).replace(day=1)
+    for _ in range(n):
+        day = (day - dt.timedelta(days=1)).replace(day=1)
+    return day
+
+
+def test_built_in_sites_load():
+    assert {"pharmacy", "hospital", "bureau"} <= set(available_sites())
+    pharmacy, bureau = load_policy("pharmacy"), load_policy("bureau")
+    assert pharmacy.shown_fields == (Field.NAME, Field.PHOTO, Field.MEDICAL_INSURANCE)
+    assert Field.EMPLOYER not in pharmacy.shown_fields
+    assert {Field.EMPLOYER, Field.POSITION, Field.WORK_LOCATION, Field.PERMIT_VALIDITY} <= set(bureau.shown_fields)
+    assert Field.MEDICAL_INSURANCE not in bureau.shown_fields
+    assert pharmacy.revocation_max_age == 72 * 3600 and pharmacy.clock_leeway == 300
+    assert load_policy("hospital").requirements == pharmacy.requirements
+
+
+def test_policy_file_from_a_path(tmp_path):
+    data = json.loads((load_policy.__globals__["POLICY_DIR"] / "pharmacy.json").read_text())
+    data["site"] = "clinic"
+    path = tmp_path / "clinic.json"
+    path.write_text(json.dumps(data))
+    assert load_policy(str(path)).site == "clinic"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"shown_fields": ["name", "salary"]}, "unknown 'salary'"),
+    ({"requirements": ["be_nice"]}, "unknown 'be_nice'"),
+    ({"logged_fields": ["photo"], "shown_fields": ["photo"]}, "photo is never logged"),
+    ({"logged_fields": ["employer"]}, "subset of shown_fields"),
+    ({"revocation_max_age_hours": 0}, "revocation_max_age_hours"),
+    ({"clock_leeway_seconds": "300"}, "clock_leeway_seconds"),
+    ({"accepted_sources": ["fax"]}, "accepted_sources"),
+    ({"extra": 1}, "unknown key"),
+])
+def test_bad_policies_are_refused_with_a_message(change, message):
+    data = {"site": "x", "requirements": [], "shown_fields": ["name"], "revocation_max_age_hours": 24} | change
+    with pytest.raises(PolicyError, match=message):
+        SitePolicy.from_dict(data)
+
+
+def test_unknown_site_names_the_built_in_ones():
+    with pytest.raises(PolicyError, match="pharmacy"):
+        load_policy("casino")
+
+
+@pytest.mark.parametrize("months, passes", [(0, True), (1, True), (2, False), (12, False)])
+def test_insurance_in_force_rule(pki, months, passes):
+    """Paid through the current month or the one before (grace 1): in force."""
+    verdict, data = verified(pki, record(paid_through=months_ago(months)))
+    result = check_policy(load_policy("pharmacy"), verdict, data, NOW)
+    assert (result.status is Status.PASSED) == passes
+    if not passes:
+        assert result.reason is R.POLICY_INSURANCE_UNPAID
+
+
+@pytest.mark.parametrize("status, reason", [(0, R.POLICY_INSURANCE_NOT_ENROLLED), (2, R.POLICY_INSURANCE_STATUS),
+                                            (3, R.POLICY_INSURANCE_STATUS)])
+def test_insurance_not_normal_fails_at_the_pharmacy(pki, status, reason):
+    verdict, data = verified(pki, record(medical_status=status))
+    result = check_policy(load_policy("pharmacy"), verdict, data, NOW)
+    assert result.status is Status.FAILED and result.reason is reason
+    assert verdict.with_checks(result).outcome is Outcome.INVALID
+    # the bureau does not look at insurance at all
+    assert check_policy(load_policy("bureau"), verdict, data, NOW).status is Status.PASSED
+
+
+def test_work_permit_status_and_window_at_the_bureau(pki):
+    bureau = load_policy("bureau")
+    verdict, data = verified(pki, record(permit_status=2))
+    assert check_policy(bureau, verdict, data, NOW).reason is R.POLICY_PERMIT_STATUS
+    assert check_policy(load_policy("pharmacy"), verdict, data, NOW).status is Status.PASSED
+    verdict, data = verified(pki, record(valid_until=local_date(NOW) - dt.timedelta(days=1)))
+    assert check_policy(bureau, verdict, data, NOW).reason is R.POLICY_PERMIT_EXPIRED
+    verdict, data = verified(pki)
+    assert check_policy(bureau, verdict, data, NOW).status is Status.PASSED
+    # the window's start: two years back it was not yet valid
+    assert check_policy(bureau, verdict, data, NOW - 2 * 366 * 86400).reason is R.POLICY_PERMIT_NOT_YET_VALID
+
+
+def test_card_expiry_rule(pki):
+    verdict, data = verified(pki)
+    after_expiry = int(time.mktime((data.card["expiry_date"] + dt.timedelta(days=2)).timetuple()))
+    assert check_policy(load_policy("pharmacy"), verdict, data, after_expiry).reason is R.POLICY_CARD_EXPIRED
+
+
+def test_policy_not_checked_when_crypto_failed(pki):
+    store = pki_store(pki)
+    text = pki.qr()
+    tampered = text[:-3] + ("AAA" if not text.endswith("AAA") else "BBB")
+    verdict = verify_credential(tampered, store, now=NOW)
+    assert verdict.outcome is Outcome.INVALID
+    result = check_policy(load_policy("pharmacy"), verdict, None, NOW)
+    assert result.check is Check.SITE_POLICY and result.status is Status.NOT_CHECKED
+
+
+def test_source_not_accepted(pki):
+    verdict, data = verified(pki)
+    chip_only = SitePolicy.from_dict({"site": "x", "requirements": [], "shown_fields": ["name"],
+                                      "revocation_max_age_hours": 24, "accepted_sources": ["chip"]})
+    assert check_policy(chip_only, verdict, data, NOW).reason is R.POLICY_SOURCE_NOT_ACCEPTED
+
+
+def test_projection_shows_and_logs_only_what_the_site_allows(pki):
+    verdict, data = verified(pki)
+    pharmacy = project(load_policy("pharmacy"), data, NOW)
+    assert set(pharmacy) == {"name", "photo", "medical_insurance"}
+    assert pharmacy["name"]["family_name"] == "MUELLER"
+    assert pharmacy["photo"]["available"] is False and "no photo" in pharmacy["photo"]["note"]
+    assert pharmacy["medical_insurance"]["in_force"] is True
+    assert project(load_policy("pharmacy"), data, NOW, for_log=True) == {"medical_insurance":
+                                                                          pharmacy["medical_insurance"]}
+    bureau = project(load_policy("bureau"), data, NOW)
+    assert {"employer", "position", "work_location", "permit_validity"} <= set(bureau)
+    assert "medical_insurance" not in bureau and "card_number" not in bureau
+    assert bureau["employer"]["name"] == "Shanghai Example Tech Co., Ltd."
+    text = json.dumps(pharmacy)
+    for secret in ("Shanghai Example", "Software Engineer", "F310000DEU880314", "156000019880314021"):
+        assert secret not in text
