@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 from crypto.reasons import Reason
-from firmware_tools.reader import ChipReason
+try:
+    from firmware_tools.reader import ChipReason
+except ImportError:  # the chip reader not there yet
+    ChipReason = ()
 from terminal.reasons import TerminalReason
 from terminal.translations import OUTCOME_TEXT, REASON_TEXT, reason_text
 
