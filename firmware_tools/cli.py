@@ -31,6 +31,7 @@ in the vpcd reader ("Virtual PCD 00 00" / "Virtual PCD 00 01").
 Typical station checks:
   ssc-card readers                          which readers pcscd sees, and their cards
   ssc-card dump                             read and decode every readable file of a card
+  ssc-card personalise --record R.json --photo P.jpg --keys DIR   personalise a blank card
   ssc-card apdu "00 A4 04 0C 08 F0 53 53 43 41 52 44 01"
   ssc-card script checks.apdu               run an APDU script, stop at the first mismatch
 Without a physical card:
@@ -216,10 +217,14 @@ def plain(value: Any) -> Any:
 
 
 def decode_ef(ef: Any, raw: bytes) -> Any:
+    """The file's CBOR, with field names and ISO dates when it has the shape of
+    docs/spec.md §10 (firmware_tools.chip_view), else as generic CBOR."""
     from crypto import cbor
+    from firmware_tools.chip_view import readable
 
     payload = ef.unwrap(raw)
-    return plain(cbor.loads(payload, max_size=ef.max_size, what=ef.name))
+    view = readable(ef, payload)
+    return plain(view if view is not None else cbor.loads(payload, max_size=ef.max_size, what=ef.name))
 
 
 def dump_card(link: PcscLink, pin: str | None) -> dict[str, Any]:
@@ -257,9 +262,14 @@ def dump_card(link: PcscLink, pin: str | None) -> dict[str, Any]:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
+    from firmware_tools.cli_perso import chip_verdict, verdict_lines
+
     pin = getpass.getpass("PIN: ") if args.ask_pin else args.pin
     with _link(args) as link:
         report = dump_card(link, pin)
+        checked = chip_verdict(args, link, pin)
+    if checked is not None:
+        report["chip_verdict"] = checked.to_dict()
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -273,6 +283,10 @@ def cmd_dump(args: argparse.Namespace) -> int:
                 print(f"{head}: {entry['bytes']} bytes\n    {content}")
             else:
                 print(f"{head}: {entry.get('skipped') or entry.get('error')}")
+        if checked is not None:
+            print("\n".join(verdict_lines(checked)))
+    if checked is not None and not checked.valid:
+        return EXIT_CARD
     return EXIT_CARD if any("error" in e for e in report["files"].values()) else EXIT_OK
 
 
@@ -370,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pin", help="the holder's PIN, to read PIN-protected files")
     p.add_argument("--ask-pin", action="store_true", help="prompt for the PIN")
     p.add_argument("--json", action="store_true", help="print JSON")
+    from firmware_tools import cli_perso
+    cli_perso.add_dump_options(p)
+    cli_perso.add_commands(sub, card_options)
 
     vcard = sub.add_parser("vcard", help="the virtual (reference) card in the vpcd reader",
                            description="Run the reference card in the virtual reader.")
@@ -409,8 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     key = (args.command, args.vcard_command) if args.command == "vcard" else args.command
+    from firmware_tools.cli_perso import COMMANDS as PERSONALISATION_COMMANDS
     try:
-        return COMMANDS[key](args)
+        return {**COMMANDS, **PERSONALISATION_COMMANDS}[key](args)
     except UsageError as exc:
         parser.error(str(exc))  # exits 2
     except PcscUnavailableError as exc:
