@@ -30,7 +30,7 @@ from crypto import certs as certificates
 from crypto import keys
 from crypto.certs import IssuerCertificate
 from crypto.errors import KeyFileError
-from crypto.keys import Signer, SoftwareSigner
+from crypto.keys import Signer
 from crypto.pki import ROOT_CERT, ROOT_KEY, TL_CERT, TL_KEY, DevelopmentPki, issuer_files
 from crypto.reasons import Reason
 

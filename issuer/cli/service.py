@@ -75,6 +75,7 @@ def users_add(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     rt = Runtime(settings)
     try:
+        rt.db.upgrade()  # the first admin is usually created on a fresh database
         with rt.db.session() as session:
             user = users.create_user(session, operator(), data)
             session.commit()
@@ -99,6 +100,7 @@ def users_disable(args: argparse.Namespace, settings: Settings) -> int:
 def stations_add(args: argparse.Namespace, settings: Settings) -> int:
     rt = Runtime(settings)
     try:
+        rt.db.upgrade()
         with rt.db.session() as session:
             station, key = users.create_station(session, operator(), StationIn(name=args.name))
             session.commit()

@@ -15,7 +15,7 @@ from issuer import audit
 from issuer.db.models import (Application, ApplicationKind, ApplicationStatus, Card, CardStatus, DocumentStatus,
                               DocumentType, Person, SupportingDocument, utcnow)
 from issuer.services.errors import Conflict, FourEyesViolation, Invalid, NotFound
-from issuer.services.inputs import ApplicationIn, DecisionIn, DocumentIn, ModifyIn, RenewIn, ReplaceIn
+from issuer.services.inputs import ApplicationIn, DecisionIn, DocumentIn, ModifyIn, RenewIn
 from issuer.services.registry import employer_by_uscc, get_or_404
 
 D = DocumentType

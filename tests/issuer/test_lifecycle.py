@@ -148,7 +148,7 @@ def test_steps_out_of_order_are_conflicts(client, staff):
     assert client.post(f"/api/cards/{card['id']}/printed", headers=staff["station"]).status_code == 409
     assert client.post(f"/api/cards/{card['id']}/renew", json={"valid_until": "2031-01-01"},
                        headers=staff["erin"]).status_code == 201  # a card that is issued is in use
-    app = client.get(f"/api/applications?status=submitted", headers=staff["erin"]).json()
+    app = client.get("/api/applications?status=submitted", headers=staff["erin"]).json()
     assert [a["kind"] for a in app] == ["renew"]
     # the renewal's checklist lacks contract, passport, photo: approval is refused
     refused = client.post(f"/api/applications/{app[0]['id']}/approve", headers=staff["alan"])

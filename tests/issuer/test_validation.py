@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from crypto import samples
-from issuer_flow import ALL_DOCUMENTS, employer_body, enrol, issue_card, ok, permit_body, person_body, photo
+from issuer_flow import employer_body, enrol, issue_card, ok, permit_body, person_body, photo
 
 
 def fields(response) -> set[str]:
