@@ -107,6 +107,8 @@ class Agent:
             pass
 
     def stop(self) -> None:
+        if self._stopped.is_set():
+            return
         self._stopped.set()
         for scanner in self.scanners:
             scanner.stop()

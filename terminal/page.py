@@ -46,6 +46,8 @@ PAGE = r"""<!doctype html>
   .reason .en { font-size:26px; font-weight:700; }
   .reason .zh { font-size:26px; }
   .reason .code { font-size:14px; color:#607d8b; font-family: monospace; margin-top:4px; }
+  main.muted #details, main.muted #photo-box { opacity:.55; }
+  #caution { font-size:20px; font-weight:700; color:#b71c1c; margin-bottom:8px; }
   footer { padding:8px 24px; color:#546e7a; font-size:15px; }
 </style>
 </head>
@@ -60,6 +62,7 @@ PAGE = r"""<!doctype html>
 <main>
   <div id="photo-box"><span id="photo-note">Photo<br>照片</span></div>
   <div id="details">
+    <div id="caution"></div>
     <div id="name"></div>
     <div id="name-zh"></div>
     <table class="fields"><tbody id="fields"></tbody></table>
@@ -98,6 +101,9 @@ function render(r) {
   text("action", r.action || "");
   text("source", r.source + " · " + new Date(r.at * 1000).toLocaleString());
   const f = r.fields || {};
+  const muted = r.outcome !== "VALID" && Object.keys(f).length > 0;
+  document.querySelector("main").classList.toggle("muted", muted);
+  text("caution", muted ? "Not accepted — details for reference only. 不予受理，以下信息仅供参考。" : "");
   text("name", f.name ? f.name.family_name + (f.name.given_names ? ", " + f.name.given_names : "") : "");
   text("name-zh", f.name && f.name.chinese_name ? f.name.chinese_name : "");
   const box = $("photo-box"); box.replaceChildren();

@@ -73,7 +73,8 @@ class Pki:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory) -> Pki:
     folder = tmp_path_factory.mktemp("pki")
-    return Pki(DevelopmentPki.create(folder, PASSPHRASE), folder)
+    made = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3)  # room for lists issued in the past
+    return Pki(DevelopmentPki.create(folder, PASSPHRASE, now=made), folder)
 
 
 @pytest.fixture(scope="session")
