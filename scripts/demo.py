@@ -3,14 +3,21 @@
 Development keys under var/keys (created on first run), a realistic sample credential
 signed into QR text, a QR PNG and chip COSE, a trust list published, and the QR verified
 offline from its text and from the PNG. A revoked card is refused.
+
+Then the issuer service: officers and a station are created, `ssc-issuer serve` starts on
+127.0.0.1 (SQLite in the var folder), the sample person is enrolled, approved by another
+officer, issued, personalised with a chip key, printed and delivered through the API, the
+trust list is published (over HTTP and into var/www), and the server is stopped by its pid.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,10 +25,10 @@ BIN = Path(sys.executable).parent
 VAR = Path(os.environ.get("SSC_VAR", ROOT / "var")).resolve()
 
 
-def run(*cmd: str, expect: int = 0) -> str:
+def run(*cmd: str, expect: int = 0, env: dict | None = None) -> str:
     print(f"\n$ {' '.join(cmd)}")
     proc = subprocess.run([str(BIN / cmd[0]), *cmd[1:]], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, SSC_VAR=str(VAR)))
+                          env=dict(os.environ, SSC_VAR=str(VAR), **(env or {})))
     sys.stdout.write(proc.stdout)
     if proc.returncode != expect:
         sys.stdout.write(proc.stderr)
@@ -50,7 +57,144 @@ def main() -> None:
     run("ssc-issuer", "trust-list", "--revoked", serial, "--out", str(VAR / "trust" / "revoked.cose"))
     run("ssc-terminal", "verify-qr", str(out / "sample.qr.png"), "--trust-list", str(VAR / "trust" / "revoked.cose"),
         expect=1)
-    print("\ndemo complete: the sample card verified offline from text and image; once revoked it is refused.")
+    service_demo(record)
+    print("\ndemo complete: the sample card verified offline from text and image; once revoked it is refused; "
+          "the service enrolled, approved (four eyes) and issued it, and published the trust list.")
+
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _demo_photo() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (360, 480), (214, 226, 240))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((110, 70, 250, 230), fill=(224, 188, 160))
+    draw.rectangle((80, 260, 280, 480), fill=(40, 60, 110))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def service_demo(record: dict) -> None:
+    """The issuer service on embedded defaults, driven through its HTTP API."""
+    import httpx
+
+    from crypto import TrustStore, verify_credential
+    from crypto.keys import load_certificate
+    from firmware_tools.card import profile
+
+    database = VAR / "demo-issuer.db"  # a fresh service database for every demo run
+    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        stale.unlink(missing_ok=True)
+    password = "demo-password-1"
+    env = {"SSC_ISSUER_DATABASE_URL": f"sqlite:///{database}", "SSC_ISSUER_NEW_PASSWORD": password}
+    for name, roles in (("erin", ("enroller", "approver")), ("alan", ("approver",)), ("ada", ("admin",))):
+        run("ssc-issuer", "users", "add", name, *(f"--role={r}" for r in roles), env=env)
+    station_key = run("ssc-issuer", "stations", "add", "station-1", env=env).strip()
+    port = _free_port()
+    print(f"\n$ ssc-issuer serve --port {port} &")
+    server = subprocess.Popen([str(BIN / "ssc-issuer"), "serve", "--port", str(port)], cwd=ROOT,
+                              env=dict(os.environ, SSC_VAR=str(VAR), **env), stdout=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=30) as api:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if api.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    sys.exit("demo step failed: the issuer service did not start")
+                time.sleep(0.1)
+            print(server.stdout.readline().rstrip())
+            _through_the_api(api, record, password, station_key, profile)
+            trust_list = api.get("/trust-list")
+            again = api.get("/trust-list", headers={"If-None-Match": trust_list.headers["etag"]})
+            print(f"GET /trust-list: version {trust_list.headers['x-trust-list-version']}, {len(trust_list.content)} "
+                  f"bytes, ETag {trust_list.headers['etag'][:18]}...\"; again with If-None-Match: {again.status_code}")
+            store = TrustStore(load_certificate(VAR / "keys" / "root-ca.pem"))
+            store.update(trust_list.content)
+            verdict = verify_credential(_through_the_api.card["qr_text"], store, now=int(time.time()))
+            print(f"service-issued card {_through_the_api.card['card_number']} verified offline: "
+                  f"{verdict.outcome.value}")
+            if verdict.outcome.value != "VALID":
+                sys.exit("demo step failed: the service-issued card does not verify")
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        server.stdout.close()
+        print(f"stopped the issuer service (pid {server.pid})")
+    run("ssc-issuer", "publish", str(VAR / "www"), env=env)
+    run("ssc-issuer", "audit", "verify", env=env)
+
+
+def _step(response, status: int = 200) -> dict:
+    if response.status_code != status:
+        sys.exit(f"demo step failed: {response.request.method} {response.request.url.path}: "
+                 f"{response.status_code} {response.text}")
+    return response.json()
+
+
+def _through_the_api(api, record: dict, password: str, station_key: str, profile) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    def login(name: str) -> dict:
+        token = _step(api.post("/api/auth/token", data={"username": name, "password": password}))["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+    erin, alan, ada, station = login("erin"), login("alan"), login("ada"), {"X-API-Key": station_key}
+    permit = record["permit"]
+    _step(api.post("/api/employers", json={**permit["employer"], "address": "Zhangjiang, Pudong, Shanghai"},
+                   headers=erin), 201)
+    holder = {k: v for k, v in record["holder"].items() if k != "photo_digest"}
+    person = _step(api.post("/api/persons", json={"holder": holder, "identifiers": record["identifiers"]},
+                            headers=erin), 201)
+    _step(api.put(f"/api/persons/{person['id']}/photo", files={"photo": ("photo.png", _demo_photo(), "image/png")},
+                  headers=erin))
+    _step(api.put(f"/api/persons/{person['id']}/insurance", json={"enrolments": record["insurance"]}, headers=erin))
+    documents = {d: "verified" for d in ("past_employment", "education", "criminal_record", "medical_examination",
+                                         "contract", "passport", "photo")}
+    app = _step(api.post("/api/applications", headers={**erin, "Idempotency-Key": "demo-apply-1"}, json={
+        "person_id": person["id"], "documents": documents,
+        "permit": {"category": permit["category"], "employer_uscc": permit["employer"]["uscc"],
+                   "position": permit["position"], "work_location": permit["work_location"],
+                   "valid_from": permit["valid_from"], "valid_until": permit["valid_until"]}}), 201)
+    print(f"enrolled {holder['family_name']}, {holder['given_names']} (person {person['id']}); "
+          f"application {app['id']} entered by {app['created_by']}")
+    own = api.post(f"/api/applications/{app['id']}/approve", headers=erin)
+    print(f"approval by the officer who entered it: {own.status_code} ({own.json()['detail']})")
+    approved = _step(api.post(f"/api/applications/{app['id']}/approve", headers=alan))
+    print(f"approved by {approved['decided_by']}")
+    card = _step(api.post(f"/api/applications/{app['id']}/issue", headers={**erin, "Idempotency-Key": "demo-issue-1"}),
+                 201)
+    print(f"issued card {card['card_number']}: serial {card['serial']}, sequence {card['sequence']}, "
+          f"expires {card['expiry_date']}, QR {len(card['qr_text'])} characters")
+    chip_key = ec.generate_private_key(ec.SECP256R1())  # what the card makes at the station (issue 5)
+    point = chip_key.public_key().public_bytes(serialization.Encoding.X962,
+                                               serialization.PublicFormat.UncompressedPoint)
+    dg5 = profile.DG5.wrap(profile.chip_key_payload(point))
+    package = _step(api.post(f"/api/cards/{card['id']}/security-object", headers=station,
+                             json={"dg5": base64.b64encode(dg5).decode()}))
+    print(f"station: security object signed; files to write: {', '.join(package['files'])}")
+    for step in ("personalised", "printed", "delivered"):
+        _step(api.post(f"/api/cards/{card['id']}/{step}", headers=station))
+    published = _step(api.post("/api/trust-list/publish", headers=ada), 201)
+    print(f"card {card['card_number']} delivered; trust list version {published['version']} published")
+    _through_the_api.card = card
 
 
 if __name__ == "__main__":
