@@ -107,3 +107,45 @@ def env_for(home: Path) -> dict:
 def write_json(path: Path, data: dict) -> Path:
     path.write_text(json.dumps(data))
     return path
+
+
+# -- chip cards ------------------------------------------------------------------------
+
+CARD_PIN = "123456"
+
+
+def issued_card(pki: Pki, rec: dict | None = None, *, faults=None, chip_key_of=None):
+    """A reference card personalised with `rec` (photo in DG2) by this PKI's issuer.
+    `chip_key_of`: another card whose chip key the copy gets (a copied card)."""
+    import hashlib
+
+    from crypto.chip import build_security_object
+    from crypto.claims import end_of_day
+    from firmware_tools.card.emulator import ReferenceCard
+    from firmware_tools.card.image import CardImage
+    from firmware_tools.link import EmulatorLink
+    from firmware_tools.personalise import CardContent, personalise
+    from tests.firmware_tools.chip_fixtures import sample_photo
+
+    rec = dict(rec or record())
+    photo = sample_photo()
+    rec["holder"] = dict(rec["holder"], photo_digest=hashlib.sha256(photo).hexdigest())
+    credential = parse_credential(rec)
+
+    def sign(files):
+        return build_security_object(card_number=credential.card.card_number, serial=credential.card.serial,
+                                     issuer_code=credential.card.issuing_centre, iat=int(time.time()) - 120,
+                                     exp=end_of_day(credential.card.expiry_date), files=files,
+                                     signer=pki.dev.issuer)
+    card = ReferenceCard.blank(pin=CARD_PIN)
+    link = EmulatorLink(card)
+    link.connect()
+    try:
+        personalise(link, CardContent.from_credential(credential, photo), sign, pin=CARD_PIN)
+    finally:
+        link.disconnect()
+    image = card.image
+    if chip_key_of is not None:
+        image = CardImage(lifecycle=image.lifecycle, files=dict(image.files), pin=CARD_PIN,
+                          private_key=chip_key_of.image.private_key)
+    return ReferenceCard(image, faults)

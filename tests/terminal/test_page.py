@@ -95,3 +95,40 @@ def test_page_is_served_on_loopback_only(home):
         six = [line for line in Path("/proc/net/tcp6").read_text().splitlines()[1:]
                if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port]
         assert six == []
+
+
+# -- the chip, through pcscd ----------------------------------------------------------------
+
+@pytest.mark.pcsc
+def test_cards_inserted_through_pcscd_update_the_page(revoking_home, pki, attach_card):
+    from tests.terminal.support import CARD_PIN, issued_card
+
+    good = issued_card(pki, record(family="OKAFOR", given="CHIDI EMEKA"))
+    revoked = issued_card(pki, record(serial=7))
+    copy = issued_card(pki, chip_key_of=issued_card(pki))
+    reader = "Virtual PCD 00 00"
+    with agent(revoking_home, "--site", "pharmacy", "--reader", reader, "--pin", CARD_PIN) as a, \
+            browser_page() as page:
+        page.goto(a.url)
+        page.wait_for_selector("#conn:text('live')")
+        session = attach_card(good, slot=0)
+        wait_outcome(page, "VALID")
+        assert page.inner_text("#name") == "OKAFOR, CHIDI EMEKA"
+        assert page.inner_text("#source").startswith(f"chip, reader {reader}")
+        assert page.eval_on_selector("#photo", "img => img.naturalWidth") == 300  # DG2 shown
+        page.screenshot(path=str(SCREENSHOTS / "page-chip-valid.png"))
+        last = page.get_attribute("#banner", "data-id")
+
+        session.remove()
+        session.insert(revoked)
+        wait_outcome(page, "INVALID", last)
+        assert "revoked" in page.inner_text(".reason[data-code=REVOKED]")
+        last = page.get_attribute("#banner", "data-id")
+
+        session.remove()
+        session.insert(copy)
+        wait_outcome(page, "INVALID", last)
+        assert "copied card" in page.inner_text(".reason[data-code=CHIP_NOT_GENUINE]")
+        page.screenshot(path=str(SCREENSHOTS / "page-chip-copy.png"))
+        status = httpx.get(a.url + "api/status").json()
+        assert reader in status["readers"]
