@@ -55,6 +55,10 @@ class TrustListError(SscError):
     """A trust list is malformed, wrongly signed, or older than the one held."""
 
 
+class RevocationError(TrustListError):
+    """Revocation data (spec §11) is malformed, or a delta does not follow the data held."""
+
+
 class SignerError(SscError):
     """A signing key could not be loaded or used."""
 

@@ -71,3 +71,6 @@ class Reason(str, Enum):
     KEY_TYPE = "KEY_TYPE"
     SIGNER_FAILED = "SIGNER_FAILED"
     HSM_UNAVAILABLE = "HSM_UNAVAILABLE"
+    # revocation data at national scale (spec §11)
+    TL_REVOCATION_MALFORMED = "TL_REVOCATION_MALFORMED"
+    TL_DELTA_CHAIN = "TL_DELTA_CHAIN"

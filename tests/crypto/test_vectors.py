@@ -46,6 +46,10 @@ NOT_IN_VERDICTS = {
     Reason.INTERNAL_ERROR: "no well-defined input is meant to produce it",
     Reason.KEY_FILE: "issuer side", Reason.KEY_PASSPHRASE: "issuer side", Reason.KEY_TYPE: "issuer side",
     Reason.SIGNER_FAILED: "issuer side", Reason.HSM_UNAVAILABLE: "issuer side",
+    Reason.TL_REVOCATION_MALFORMED: "revocation format 2 (spec §11): vectors in revocation_gr.json, "
+                                    "checked by tests/crypto/test_revocation.py",
+    Reason.TL_DELTA_CHAIN: "revocation deltas (spec §11): vectors in revocation_gr.json, "
+                           "checked by tests/crypto/test_revocation.py",
 }
 
 # The reason sections of crypto/reasons.py (spec §5, §2, §3, §4, §7, §6).
