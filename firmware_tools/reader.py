@@ -8,8 +8,11 @@
   (:func:`crypto.verify_security_object`), passive authentication of each file read
   (`chip_data`), active authentication (`chip_genuine`); one :class:`ChipReadResult`.
 
-A read that does not finish (card removed, no card, a transport failure) gives a result
-with no verdict: the terminal asks for the card again and never judges partial data.
+The PIN goes only to a chip that has proved genuine: the groups behind it are read after
+active authentication. A read that does not finish (card removed, no card, a transport
+failure) gives a result with no verdict: the terminal asks for the card again and never
+judges partial data. The result types and the chip reason codes are in
+:mod:`firmware_tools.chip_result` (re-exported here).
 """
 
 from __future__ import annotations
@@ -17,8 +20,7 @@ from __future__ import annotations
 import enum
 import os
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -34,52 +36,20 @@ from crypto.verify import DEFAULT_LEEWAY
 from firmware_tools.card import apdus
 from firmware_tools.card.profile import (SECURITY_OBJECT, SIGNATURE_SIZE, ElementaryFile, Lifecycle, Read,
                                          aa_message, chip_key_point, valid_pin)
-from firmware_tools.card_io import (EF_FOR_GROUP, CardStatusError, CountingLink, FileFormatError, Traffic, chip_id,
-                                   expect_ok)
+from firmware_tools.card_io import EF_FOR_GROUP, CardStatusError, CountingLink, FileFormatError, chip_id, expect_ok
+from firmware_tools.chip_result import MESSAGES, ChipReadResult, ChipReason, ReadStatus
 from firmware_tools.iso7816.sw import SW
 from firmware_tools.iso7816.tlv import TlvError, TlvTruncatedError, decode_header
 from firmware_tools.link import (CardLink, CardRemovedError, LinkError, NoCardError, PcscUnavailableError,
                                  ReaderGoneError)
 
+__all__ = ["CardReader", "ChipReadResult", "ChipReason", "MESSAGES", "NotSscardError", "PinBlockedError",
+           "ReadStatus", "WrongPinError", "read_card", "verify_aa_signature"]
+
 HEAD_BYTES = 0x20         # first read of a file: holds any header of this profile (at most 1 + 4 bytes)
 SHORT_BLOCK = 0xFF        # short Le for the rest
 EXTENDED_BLOCK = 0xFFFD   # extended Le: response + SW within one 65,535-byte vpcd frame
 CHALLENGE_BYTES = 32      # INTERNAL AUTHENTICATE takes 8 to 64 (profile.CHALLENGE_LENGTHS)
-
-
-class ChipReason(str, enum.Enum):
-    """Reason codes of the chip checks, not yet in :class:`crypto.reasons.Reason` (same
-    string values, so they can move there unchanged)."""
-
-    CHIP_FILE_MALFORMED = "CHIP_FILE_MALFORMED"    # not the TLV/CBOR its profile entry declares, or unreadable
-    CHIP_DIGEST_MISMATCH = "CHIP_DIGEST_MISMATCH"  # SHA-256 differs from the SO's, or the SO has none for it
-    CHIP_NOT_GENUINE = "CHIP_NOT_GENUINE"          # INTERNAL AUTHENTICATE failed: not the chip that was issued
-    CHIP_NOT_ISSUED = "CHIP_NOT_ISSUED"            # life cycle blank or personalising: never finished
-    CHIP_TERMINATED = "CHIP_TERMINATED"            # life cycle terminated: cancelled
-
-
-class ReadStatus(str, enum.Enum):
-    """How far a chip read got. Only COMPLETE carries a verdict."""
-
-    COMPLETE = "complete"              # a verdict was reached (VALID or not)
-    CARD_REMOVED = "card_removed"      # the card left during the read: insert it again
-    NO_CARD = "no_card"                # nothing in the reader
-    READ_FAILED = "read_failed"        # the transport failed, the card may still be there: try again
-    NOT_SSCARD = "not_sscard"          # the card has no sscard application
-    PIN_REQUIRED = "pin_required"      # a requested group needs the holder's PIN
-    PIN_WRONG = "pin_wrong"            # `tries_left` says how many tries remain
-    PIN_BLOCKED = "pin_blocked"        # the holder must unblock it at an issuance centre
-
-
-MESSAGES = {
-    ReadStatus.CARD_REMOVED: "card removed, insert it again",
-    ReadStatus.NO_CARD: "no card in the reader",
-    ReadStatus.READ_FAILED: "the card could not be read, insert it again",
-    ReadStatus.NOT_SSCARD: "this is not a social security card (no sscard application)",
-    ReadStatus.PIN_REQUIRED: "the holder's PIN is needed to read the insurance data",
-    ReadStatus.PIN_WRONG: "wrong PIN",
-    ReadStatus.PIN_BLOCKED: "the PIN is blocked: the holder must have it unblocked",
-}
 
 
 class WrongPinError(Exception):
@@ -211,38 +181,6 @@ def verify_aa_signature(public_point: bytes, challenge: bytes, signature: bytes)
     return True
 
 
-@dataclass(frozen=True)
-class ChipReadResult:
-    """What a chip read gave: a verdict (status COMPLETE), or why there is none.
-
-    `groups` holds the decoded CBOR item of each requested group that passed passive
-    authentication; `absent` the requested groups the card does not have (an empty file
-    the security object has no digest for). Only trust them when `valid`.
-    """
-
-    status: ReadStatus
-    verdict: Verdict | None = None
-    groups: Mapping[Group, object] = field(default_factory=dict)
-    absent: tuple[Group, ...] = ()
-    security_object: SecurityObject | None = None
-    chip_id: str | None = None
-    message: str = ""
-    tries_left: int | None = None
-    traffic: Traffic = field(default_factory=Traffic)
-    seconds: float = 0.0
-
-    @property
-    def valid(self) -> bool:
-        return self.status is ReadStatus.COMPLETE and self.verdict is not None and self.verdict.valid
-
-    def to_dict(self) -> dict:
-        return {"status": self.status.value, "message": self.message,
-                "verdict": self.verdict.to_dict() if self.verdict else None,
-                "groups": sorted(g.name for g in self.groups), "absent": [g.name for g in self.absent],
-                "chip_id": self.chip_id, "tries_left": self.tries_left, **self.traffic.to_dict(),
-                "seconds": round(self.seconds, 4)}
-
-
 def read_card(link: CardLink, groups: Iterable[Group], store: TrustStore, now: int, pin: str | None = None, *,
               leeway: int = DEFAULT_LEEWAY, revocation_max_age: int | None = None) -> ChipReadResult:
     """Read and verify a chip on `link` (connected by the caller), docs/spec.md §10.3.
@@ -296,14 +234,7 @@ def _read_card(reader: CardReader, wanted: tuple[Group, ...], store: TrustStore,
     if any(EF_FOR_GROUP[g].read is Read.PIN for g in wanted):
         if pin is None:
             return ChipReadResult(ReadStatus.PIN_REQUIRED)
-        try:
-            reader.verify_pin(pin)
-        except WrongPinError as exc:
-            return ChipReadResult(ReadStatus.PIN_WRONG, tries_left=exc.tries_left,
-                                  message=f"wrong PIN, {exc.tries_left} tries left")
-        except PinBlockedError:
-            return ChipReadResult(ReadStatus.PIN_BLOCKED, tries_left=0)
-        except ValueError:
+        if not valid_pin(pin) or not pin.isdigit():
             return ChipReadResult(ReadStatus.PIN_WRONG, message="a PIN is 6 to 8 digits")
 
     try:
@@ -315,45 +246,79 @@ def _read_card(reader: CardReader, wanted: tuple[Group, ...], store: TrustStore,
     if not isinstance(so, SecurityObject):  # the digests cannot be trusted: nothing more to check
         return ChipReadResult(ReadStatus.COMPLETE, verdict.with_checks(NOT_CHECKED[Check.CHIP_DATA],
                                                                         NOT_CHECKED[Check.CHIP_GENUINE]))
-    return _authenticate(reader, wanted, so, verdict)
+    return _authenticate(reader, wanted, pin, so, verdict)
 
 
-def _authenticate(reader: CardReader, wanted: tuple[Group, ...], so: SecurityObject,
+class _ChipDataFailed(Exception):
+    def __init__(self, reason: ChipReason, message: str):
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def _authenticate(reader: CardReader, wanted: tuple[Group, ...], pin: str | None, so: SecurityObject,
                   verdict: Verdict) -> ChipReadResult:
-    """Passive authentication of the wanted groups and DG5, then active authentication."""
+    """Passive authentication of the groups anyone may read and of DG5, active
+    authentication, and only then - the chip has proved it is the one issued - VERIFY and
+    the groups behind the PIN: a copied or fake card never receives the holder's PIN."""
     decoded: dict[Group, object] = {}
     absent: list[Group] = []
-    point = None
-    for group in (*wanted, Group.CHIP_KEY):
-        ef = EF_FOR_GROUP[group]
-        try:
-            raw = reader.read_file(ef)
-        except (FileFormatError, CardStatusError) as exc:
-            return _chip_data_failed(verdict, so, ChipReason.CHIP_FILE_MALFORMED, str(exc))
-        if not raw and int(group) not in so.digests and group is not Group.CHIP_KEY:
-            absent.append(group)
-            continue
-        if not so.digest_matches(group, raw):
-            why = "has no digest in the security object" if int(group) not in so.digests else \
-                "does not match its digest in the security object"
-            return _chip_data_failed(verdict, so, ChipReason.CHIP_DIGEST_MISMATCH, f"{ef.name} {why}")
-        try:
-            payload = ef.unwrap(raw)
-            if group is Group.CHIP_KEY:
-                point = chip_key_point(payload)
-            else:
-                decoded[group] = _checked_item(group, decode_group(group, payload))
-        except (TlvError, SscError, ValueError) as exc:
-            return _chip_data_failed(verdict, so, ChipReason.CHIP_FILE_MALFORMED, f"{ef.name}: {exc}")
-    assert point is not None
-    chip_data = CheckResult(Check.CHIP_DATA, Status.PASSED)
-    if reader.active_authenticate(point):
-        genuine = CheckResult(Check.CHIP_GENUINE, Status.PASSED)
-    else:
+    protected = tuple(g for g in wanted if EF_FOR_GROUP[g].read is Read.PIN)
+    try:
+        for group in wanted:
+            if group not in protected:
+                _passive(reader, so, group, decoded, absent)
+        point = _passive(reader, so, Group.CHIP_KEY, decoded, absent)
+    except _ChipDataFailed as failed:
+        return _chip_data_failed(verdict, so, failed.reason, failed.message)
+    if not reader.active_authenticate(point):
         genuine = CheckResult(Check.CHIP_GENUINE, Status.FAILED, ChipReason.CHIP_NOT_GENUINE,
                               "the chip did not prove it holds the key of EF.DG5: a copied or altered card")
-    return ChipReadResult(ReadStatus.COMPLETE, verdict.with_checks(chip_data, genuine), decoded, tuple(absent),
-                          so, chip_id(point))
+        return ChipReadResult(ReadStatus.COMPLETE,
+                              verdict.with_checks(CheckResult(Check.CHIP_DATA, Status.PASSED), genuine),
+                              security_object=so, chip_id=chip_id(point), message=genuine.message)
+    if protected:
+        try:
+            reader.verify_pin(pin)
+            for group in protected:
+                _passive(reader, so, group, decoded, absent)
+            reader.forget_pin()  # the PIN's security status ends with this read
+        except WrongPinError as exc:
+            return ChipReadResult(ReadStatus.PIN_WRONG, tries_left=exc.tries_left,
+                                  message=f"wrong PIN, {exc.tries_left} tries left")
+        except PinBlockedError:
+            return ChipReadResult(ReadStatus.PIN_BLOCKED, tries_left=0)
+        except _ChipDataFailed as failed:
+            return _chip_data_failed(verdict, so, failed.reason, failed.message)
+    checks = (CheckResult(Check.CHIP_DATA, Status.PASSED), CheckResult(Check.CHIP_GENUINE, Status.PASSED))
+    ordered = {g: decoded[g] for g in wanted if g in decoded}
+    return ChipReadResult(ReadStatus.COMPLETE, verdict.with_checks(*checks), ordered,
+                          tuple(g for g in wanted if g in absent), so, chip_id(point))
+
+
+def _passive(reader: CardReader, so: SecurityObject, group: Group, decoded: dict[Group, object],
+             absent: list[Group]) -> bytes | None:
+    """Read one group's file and check it against its digest (docs/spec.md §10.3 step 2);
+    decode it into `decoded` (or note it in `absent`). Returns DG5's point for CHIP_KEY."""
+    ef = EF_FOR_GROUP[group]
+    try:
+        raw = reader.read_file(ef)
+    except (FileFormatError, CardStatusError) as exc:
+        raise _ChipDataFailed(ChipReason.CHIP_FILE_MALFORMED, str(exc)) from None
+    if not raw and int(group) not in so.digests and group is not Group.CHIP_KEY:
+        absent.append(group)
+        return None
+    if not so.digest_matches(group, raw):
+        why = "has no digest in the security object" if int(group) not in so.digests else \
+            "does not match its digest in the security object"
+        raise _ChipDataFailed(ChipReason.CHIP_DIGEST_MISMATCH, f"{ef.name} {why}")
+    try:
+        payload = ef.unwrap(raw)
+        if group is Group.CHIP_KEY:
+            return chip_key_point(payload)
+        decoded[group] = _checked_item(group, decode_group(group, payload))
+    except (TlvError, SscError, ValueError) as exc:
+        raise _ChipDataFailed(ChipReason.CHIP_FILE_MALFORMED, f"{ef.name}: {exc}") from None
+    return None
 
 
 def _chip_data_failed(verdict: Verdict, so: SecurityObject, reason: ChipReason, message: str) -> ChipReadResult:

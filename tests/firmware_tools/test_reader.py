@@ -110,6 +110,29 @@ def test_copied_card_fails_chip_genuine(chip_issuer):
     assert result.verdict.result(Check.CHIP_DATA).status is Status.PASSED
 
 
+def test_a_copied_card_never_receives_the_pin(chip_issuer):
+    original, other = chip_issuer.issued_card(), chip_issuer.issued_card()
+    copy = CardImage(lifecycle=Lifecycle.ISSUED, files=dict(original.image.files), pin=PIN,
+                     private_key=other.image.private_key)
+    instructions = []
+
+    class Spy(EmulatorLink):
+        def transmit(self, apdu):
+            instructions.append(apdu[1])
+            return super().transmit(apdu)
+    link = Spy(ReferenceCard(copy))
+    link.connect()
+    result = read_card(link, EVERY, chip_issuer.store(), chip_issuer.now, PIN)
+    assert result.verdict.result(Check.CHIP_GENUINE).reason is ChipReason.CHIP_NOT_GENUINE
+    assert 0x20 not in instructions and Group.INSURANCE not in result.groups   # no VERIFY was sent
+    instructions.clear()
+    good = Spy(chip_issuer.issued_card())
+    good.connect()
+    assert read_card(good, EVERY, chip_issuer.store(), chip_issuer.now, PIN).valid
+    assert instructions.index(0x20) > instructions.index(0x88)  # VERIFY after INTERNAL AUTHENTICATE
+    assert instructions[-1] == 0x20                              # and the PIN forgotten at the end
+
+
 def test_copy_with_its_own_dg5_fails_chip_data(chip_issuer):
     original = chip_issuer.issued_card()
     other = chip_issuer.issued_card()
