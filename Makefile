@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMPS := .stamps
 DEBIAN_PACKAGES := python3 python3-venv python3-dev gcc swig libpcsclite-dev \
-	pcscd vsmartcard-vpcd pcsc-tools opensc softhsm2 libzbar0 \
+	pcscd vsmartcard-vpcd pcsc-tools opensc softhsm2 libzbar0 fonts-noto-cjk \
 	postgresql chromium
 
 .PHONY: demo test bench deps clean

@@ -19,6 +19,8 @@ PHOTO = (62.6, 15.2, 81.6, 40.53)  # 19 x 25.33 mm, 3:4
 NAVY, BLUE, SKY = (11, 45, 99), (25, 88, 168), (232, 239, 249)
 GOLD, INK, GREY = (196, 154, 44), (18, 22, 30), (88, 99, 116)
 PAPER, LINE = (250, 251, 254), (208, 220, 238)
+LABEL_PT = 3.7
+LABEL_H = LABEL_PT * 25.4 / 72 + 0.01  # one line of label text, mm
 
 TITLE_ZH = "中华人民共和国社会保障卡"
 TITLE_EN = "SOCIAL SECURITY CARD OF THE PEOPLE'S REPUBLIC OF CHINA"
@@ -45,11 +47,16 @@ def label(key: str) -> str:
 
 
 def _field(fonts: Fonts, scene: Scene, key: str, value: str, box, *, size: float = 6.4, face: str = "bold",
-           lines: int = 1) -> None:
-    """A bilingual label with its value underneath, fitted into `box`."""
-    scene.add(*fit_block(fonts, [Para(label(key), 3.7, color=GREY, gap_after=0.35),
-                                 Para(value, size, face, INK)], box, max_lines=1 + lines, min_scale=0.62,
-                         warn=scene.warnings, what=LABELS[key][1]))
+           lines: int = 1) -> float:
+    """A bilingual label with its value underneath, each fitted into `box`; the bottom of the value."""
+    x0, y0, x1, y1 = box
+    lab = fit_block(fonts, [Para(label(key), LABEL_PT, color=GREY)], (x0, y0, x1, y0 + LABEL_H), max_lines=1,
+                    min_scale=0.7, warn=scene.warnings, what=f"the label {LABELS[key][1]}")
+    top = lab[-1].box[3] + 0.3
+    val = fit_block(fonts, [Para(value, size, face, INK)], (x0, top, x1, y1), max_lines=lines, min_scale=0.62,
+                    warn=scene.warnings, what=LABELS[key][1])
+    scene.add(*lab, *val)
+    return val[-1].box[3]
 
 
 def _waves(scene: Scene, x0: float, y0: float, x1: float, y1: float, count: int, amp: float, period: float,
@@ -142,19 +149,33 @@ def back(fonts: Fonts, cred: Credential, qr: QrSymbol) -> Scene:
                    stroke_mm=0.15))
     scene.add(qr)
     x0, x1 = 4.0, qr.x - 2.6
-    scene.add(Gradient(0, 0, x1 + 1.2, 7.4, NAVY, BLUE), Rect(0, 7.4, x1 + 1.2, 0.45, fill=GOLD))
-    scene.add(*fit_block(fonts, [Para(PERMIT_ZH + " " + PERMIT_EN, 6.0, "bold", (255, 255, 255))],
-                         (x0, 2.0, x1, 6.6), warn=scene.warnings, what="permit title"))
-    p, c = cred.permit, cred.card
-    width = x1 - x0
-    half = x0 + width / 2
-    _field(fonts, scene, "permit_no", cred.identifiers.work_permit_number, (x0, 9.0, x1, 13.9), size=6.0)
-    _field(fonts, scene, "employer", p.employer.name, (x0, 14.6, x1, 22.6), size=5.6, face="regular", lines=2)
-    _field(fonts, scene, "position", p.position, (x0, 23.2, x1, 28.2), size=5.6, face="regular")
-    _field(fonts, scene, "issued", c.issue_date.isoformat() if c.issue_date else "—", (x0, 28.9, half - 0.8, 33.6),
-           size=5.6)
-    _field(fonts, scene, "expiry", c.expiry_date.isoformat(), (half + 0.8, 28.9, x1, 33.6), size=5.6)
-    scene.add(Rect(x0, 35.0, width, 0.2, fill=LINE))
-    scene.add(*fit_block(fonts, [Para(NOTICE, 3.5, "regular", GREY)], (x0, 35.8, x1, CARD_H - SAFE - 0.6),
-                         leading=1.08, min_scale=0.75, warn=scene.warnings, what="the notice"))
+    scene.add(Gradient(0, 0, x1 + 1.2, 8.6, NAVY, BLUE), Rect(0, 8.6, x1 + 1.2, 0.45, fill=GOLD))
+    scene.add(*fit_block(fonts, [Para(PERMIT_ZH, 7.0, "bold", (255, 255, 255), gap_after=0.2),
+                                 Para(PERMIT_EN, 3.9, "regular", (222, 232, 247))],
+                         (x0, 2.1, x1, 8.0), warn=scene.warnings, what="permit title"))
+    notice = fit_block(fonts, [Para(NOTICE, 3.5, "regular", GREY)], (x0, 36.0, x1, CARD_H - SAFE - 0.4),
+                       leading=1.08, min_scale=0.75, valign="bottom", warn=scene.warnings, what="the notice")
+    limit = notice[0].box[1] - 1.4
+    scene.add(Rect(x0, limit + 0.5, x1 - x0, 0.2, fill=LINE), *notice)
+    trial = Scene(CARD_W, CARD_H)
+    spare = limit - _back_fields(fonts, trial, cred, x0, x1, limit, 1.0)
+    _back_fields(fonts, scene, cred, x0, x1, limit, 1.0 + min(2.4, max(0.0, spare) / 4))
     return scene
+
+
+def _back_fields(fonts: Fonts, scene: Scene, cred: Credential, x0: float, x1: float, limit: float,
+                 gap: float) -> float:
+    """The back's fields stacked from the top, `gap` mm apart; the bottom of the last."""
+    p, c = cred.permit, cred.card
+    y = 10.4 + gap / 2
+    for key, value, size, face, lines, height in (
+            ("permit_no", cred.identifiers.work_permit_number, 6.2, "bold", 1, 5.0),
+            ("employer", p.employer.name, 5.8, "regular", 2, 7.4),
+            ("position", p.position, 5.8, "regular", 2, 7.4)):
+        y = _field(fonts, scene, key, value, (x0, y, x1, min(y + height, limit - 4.6)), size=size, face=face,
+                   lines=lines) + gap
+    half = (x0 + x1) / 2
+    issued = c.issue_date.isoformat() if c.issue_date else "—"
+    bottom = _field(fonts, scene, "issued", issued, (x0, y, half - 0.8, limit), size=5.8)
+    return max(bottom, _field(fonts, scene, "expiry", c.expiry_date.isoformat(), (half + 0.8, y, x1, limit),
+                              size=5.8))

@@ -24,10 +24,15 @@ def pixels(mm: float, dpi: int) -> int:
     return round(mm * dpi / MM_PER_INCH)
 
 
-def render(scene: Scene, fonts: Fonts, dpi: int = 300) -> Image.Image:
+def render(scene: Scene, fonts: Fonts, dpi: int = 300, *, supersample: int = SUPERSAMPLE,
+           pastes: list[tuple[Image.Image, float, float]] = ()) -> Image.Image:
+    """The scene as an RGB image; `pastes` (image, x mm, y mm) go on after the shapes (a proof
+    sheet's cards, already rendered), before pictures, QR codes and text."""
     size = (pixels(scene.width, dpi), pixels(scene.height, dpi))
     shapes = [i for i in scene.items if isinstance(i, (Rect, Gradient, Ellipse, Polyline))]
-    image = _shapes(shapes, size, dpi)
+    image = _shapes(shapes, size, dpi, supersample)
+    for tile, x, y in pastes:
+        image.paste(tile.convert("RGB"), (pixels(x, dpi), pixels(y, dpi)))
     for item in scene.items:
         if isinstance(item, Picture):
             _picture(image, item, dpi)
@@ -47,8 +52,7 @@ def png_bytes(image: Image.Image, dpi: int = 300) -> bytes:
     return out.getvalue()
 
 
-def _shapes(items: list, size: tuple[int, int], dpi: int) -> Image.Image:
-    k = SUPERSAMPLE
+def _shapes(items: list, size: tuple[int, int], dpi: int, k: int) -> Image.Image:
     big = Image.new("RGB", (size[0] * k, size[1] * k), WHITE)
     draw = ImageDraw.Draw(big)
     px = dpi * k / MM_PER_INCH
@@ -71,7 +75,7 @@ def _shapes(items: list, size: tuple[int, int], dpi: int) -> Image.Image:
             _gradient(big, item, px)
         elif isinstance(item, Polyline):
             _polyline(draw, item, px)
-    return big.resize(size, Image.Resampling.BOX)
+    return big.resize(size, Image.Resampling.BOX) if k > 1 else big
 
 
 def _gradient(image: Image.Image, g: Gradient, px: float) -> None:
@@ -79,7 +83,7 @@ def _gradient(image: Image.Image, g: Gradient, px: float) -> None:
     w, h = round(g.w * px), round(g.h * px)
     ramp = Image.linear_gradient("L")  # 256 x 256, black at the top
     if g.horizontal:
-        ramp = ramp.rotate(90, expand=True).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        ramp = ramp.rotate(90, expand=True)  # black on the left
     ramp = ramp.resize((w, h), Image.Resampling.BILINEAR)
     tile = Image.composite(Image.new("RGB", (w, h), g.end), Image.new("RGB", (w, h), g.start), ramp)
     image.paste(tile, (x0, y0))

@@ -8,7 +8,7 @@ advance widths, and its bounding box, which the layout checks use.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Union
 
 from PIL import Image
@@ -149,16 +149,22 @@ def set_text(fonts: Fonts, x: float, baseline: float, text: str, *, face: str = 
 _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 
 
+# Chinese line breaking: these never start a line (they stay with the character before them)
+_NO_LINE_START = set("，。、；：？！）》」』】〉…·・,.;:!?)%")
+
+
 def _tokens(text: str) -> list[str]:
     """Pieces a line may break after: words with their trailing space or hyphen, single CJK characters."""
     out: list[str] = []
     for word in re.findall(r"[^\s-]*[\s-]*", text):
         if not word:
             continue
-        if _CJK.search(word):
-            out.extend(word)
-        else:
-            out.append(word)
+        pieces = list(word) if _CJK.search(word) else [word]
+        for piece in pieces:
+            if out and piece[0] in _NO_LINE_START and not out[-1].endswith(" "):
+                out[-1] += piece
+            else:
+                out.append(piece)
     return out
 
 
@@ -196,8 +202,8 @@ class Para:
 
 
 def fit_block(fonts: Fonts, paras: list[Para], box: Box, *, min_scale: float = 0.6, leading: float = 1.12,
-              align: str = "left", max_lines: int | None = None, warn: list[str] | None = None,
-              what: str = "text") -> list[Text]:
+              align: str = "left", valign: str = "top", max_lines: int | None = None,
+              warn: list[str] | None = None, what: str = "text") -> list[Text]:
     """The paragraphs set top-down in `box`, shrunk (down to `min_scale`) and wrapped so that
     every line fits its width and the block its height. What still does not fit at the
     smallest size is cut with an ellipsis, and said in `warn`: nothing is drawn outside `box`."""
@@ -220,6 +226,8 @@ def fit_block(fonts: Fonts, paras: list[Para], box: Box, *, min_scale: float = 0
         if warn is not None:
             warn.append(f"{what} was too long for the card and is shortened")
     out, y = [], y0
+    if valign == "bottom":
+        y = y1 - _block_height(fonts, lines, leading)
     prev = None
     for p, size, line, _ in lines:
         y += fonts[p.face].ascent * size * PT_TO_MM if prev is None else _advance(fonts, prev, p, size, leading)
@@ -279,3 +287,12 @@ def layout_problems(scene: Scene, safe: float) -> list[str]:
     for i, a in enumerate(texts):
         problems += [f"{a.text!r} overlaps {b.text!r}" for b in texts[i + 1:] if overlaps(a.box, b.box)]
     return problems
+
+
+def moved(item: Item, dx: float, dy: float) -> Item:
+    """`item` shifted by (dx, dy) mm."""
+    if isinstance(item, Polyline):
+        return replace(item, points=tuple((x + dx, y + dy) for x, y in item.points))
+    if isinstance(item, Text):
+        return replace(item, x=item.x + dx, baseline=item.baseline + dy)
+    return replace(item, x=item.x + dx, y=item.y + dy)
