@@ -58,6 +58,7 @@ def main() -> None:
     run("ssc-terminal", "verify-qr", str(out / "sample.qr.png"), "--trust-list", str(VAR / "trust" / "revoked.cose"),
         expect=1)
     service_demo(record)
+    terminal_demo()
     print("\ndemo complete: the sample card verified offline from text and image; once revoked it is refused; "
           "the service enrolled, approved (four eyes) and issued it, and published the trust list.")
 
@@ -195,6 +196,119 @@ def _through_the_api(api, record: dict, password: str, station_key: str, profile
     published = _step(api.post("/api/trust-list/publish", headers=ada), 201)
     print(f"card {card['card_number']} delivered; trust list version {published['version']} published")
     _through_the_api.card = card
+
+
+# ---------------------------------------------------------------- the terminal (issue 6)
+
+def terminal_demo() -> None:
+    """A terminal with its own home: the root pinned, the trust list synced from a folder
+    (a USB stick), the demo card's QR verified at a pharmacy and at a bureau (different
+    fields), a rollback refused, a revocation synced and the card refused; then the chip,
+    personalised into the reference card and read through pcscd at both sites."""
+    import datetime as dt
+    import hashlib
+    import shutil
+
+    from crypto import samples
+
+    home = VAR / "terminal"
+    (home / "trust").mkdir(parents=True, exist_ok=True)
+    shutil.copy(VAR / "keys" / "root-ca.pem", home / "root-ca.pem")  # pinned out of band
+    print(f"\n# terminal: root pinned in {home / 'root-ca.pem'}")
+    env = {"SSC_TERMINAL_HOME": str(home)}  # run() adds SSC_VAR to the process environment
+    for name in ("trustlist.cose", "trustlist.json"):  # a fresh terminal each demo run
+        (home / "trust" / name).unlink(missing_ok=True)
+
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    photo = _demo_jpeg()
+    record = samples.typical_record()
+    record["holder"]["photo_digest"] = hashlib.sha256(photo).hexdigest()
+    record["card"].update(card_number="M31A00901", serial=901)
+    for entry in record["insurance"]:  # paid through this month: in force at the pharmacy
+        entry["paid_through"] = today.replace(day=1).isoformat()
+    out = VAR / "out"
+    (out / "terminal-card.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    (out / "terminal-card.jpg").write_bytes(photo)
+    run("ssc-issuer", "sign", str(out / "terminal-card.json"), env=env)
+    usb = VAR / "usb-stick"
+    run("ssc-issuer", "trust-list", "--out", str(usb / "trustlist.cose"), env=env)
+    run("ssc-terminal", "sync", str(usb), env=env)
+    run("ssc-terminal", "status", "--site", "bureau", env=env)
+    run("ssc-terminal", "verify-qr", str(out / "terminal-card.qr.png"), "--site", "pharmacy", env=env)
+    run("ssc-terminal", "verify-qr", str(out / "terminal-card.qr.png"), "--site", "bureau", env=env)
+
+    old = (usb / "trustlist.cose").read_bytes()
+    run("ssc-issuer", "trust-list", "--revoked", "901", "--out", str(usb / "trustlist.cose"), env=env)
+    revoked = (usb / "trustlist.cose").read_bytes()
+    (usb / "trustlist.cose").write_bytes(old)
+    run("ssc-terminal", "sync", str(usb), env=env)  # the same list again: unchanged
+    (usb / "trustlist.cose").write_bytes(revoked)
+    run("ssc-terminal", "sync", str(usb), env=env)
+    (usb / "trustlist.cose").write_bytes(old)
+    run("ssc-terminal", "sync", str(usb), env=env, expect=1)  # an older list: rollback refused
+    run("ssc-terminal", "verify-qr", str(out / "terminal-card.qr.png"), "--site", "pharmacy", env=env, expect=1)
+    (usb / "trustlist.cose").write_bytes(revoked)
+    chip_demo(out / "terminal-card.json", out / "terminal-card.jpg", env)
+    print("\nterminal: the card's QR and chip verified at a pharmacy and a bureau, each shown only its fields; "
+          "an older trust list refused; once revoked, the card is refused.")
+
+
+def _demo_jpeg() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (240, 320), (214, 226, 240))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((75, 45, 165, 150), fill=(224, 188, 160))
+    draw.rectangle((50, 175, 190, 320), fill=(40, 60, 110))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def chip_demo(record: Path, photo: Path, env: dict) -> None:
+    """The card's chip through pcscd: personalise the reference card in the virtual reader,
+    then read it at the pharmacy (with the PIN: insurance) and at the bureau. Uses a running
+    pcscd, or starts one for the demo and stops it (by its pid) afterwards."""
+    import shutil
+    import signal
+
+    pcscd = None
+    full_env = dict(os.environ, SSC_VAR=str(VAR), **env)
+    if subprocess.run([str(BIN / "ssc-card"), "readers"], capture_output=True, env=full_env).returncode == 3:
+        binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
+        if not Path(binary).exists():
+            print("\n# chip: pcscd is not installed (make deps installs it); chip steps skipped")
+            return
+        Path("/run/pcscd").mkdir(parents=True, exist_ok=True)
+        pcscd = subprocess.Popen([binary, "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(f"\n# chip: started pcscd (pid {pcscd.pid})")
+    image = VAR / "out" / "terminal-card.cbor"
+    card = subprocess.Popen([str(BIN / "ssc-card"), "vcard", "run", "--blank", "--force", "--image", str(image)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=full_env)
+    print(f"$ ssc-card vcard run --blank --image {image} &   (pid {card.pid}: a blank card in the virtual reader)")
+    reader = "Virtual PCD 00 00"
+    try:
+        run("ssc-card", "personalise", "--reader", reader, "--wait", "20", "--record", str(record),
+            "--photo", str(photo), "--keys", str(VAR / "keys"), env=env)
+        # read with the list from before the revocation (--trust-list), then with the synced one
+        run("ssc-terminal", "read-card", "--reader", reader, "--site", "pharmacy", "--pin", "123456",
+            "--trust-list", str(VAR / "trust" / "trustlist.cose"), env=env)
+        run("ssc-terminal", "read-card", "--reader", reader, "--site", "bureau",
+            "--trust-list", str(VAR / "trust" / "trustlist.cose"), env=env)
+        run("ssc-terminal", "read-card", "--reader", reader, "--site", "bureau", env=env, expect=1)
+    finally:
+        for proc in (card, pcscd):
+            if proc is not None and proc.poll() is None:
+                os.kill(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        if pcscd is not None:
+            print(f"stopped pcscd (pid {pcscd.pid})")
 
 
 if __name__ == "__main__":

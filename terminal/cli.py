@@ -151,11 +151,12 @@ def _sync(args: argparse.Namespace) -> int:
     try:
         result = state.sync(args.source, timeout=args.timeout)
     except SyncError as exc:
-        print(f"refused: {exc.reason}: {exc.message}" if exc.reason.startswith("TL_") else
-              f"error: {exc.reason}: {exc.message}", file=sys.stderr)
+        refused = exc.reason.startswith("TL_")  # the list was fetched and refused: the command's answer
+        print(f"refused: {exc.reason}: {exc.message}" if refused else f"error: {exc.reason}: {exc.message}",
+              file=sys.stdout if refused else sys.stderr)
         held = state.status()
         if held.get("held"):
-            print(f"kept trust list version {held['version']} ({held['age']} old)", file=sys.stderr)
+            print(f"kept trust list version {held['version']} ({held['age']} old)", file=sys.stdout if refused else sys.stderr)
         return 1 if exc.reason.startswith("TL_") else (2 if exc.reason == "ROOT_MISSING" else 4)
     age = human_age(int(time.time()) - result.issued_at)
     print(f"{result.status}: trust list version {result.version}, issued {age} ago"

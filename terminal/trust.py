@@ -23,8 +23,8 @@ from crypto.trustlist import MAX_TRUST_LIST_BYTES, TrustList, load_trust_list
 
 LIST_NAME, META_NAME = "trustlist.cose", "trustlist.json"
 # Where a published folder keeps the list: `ssc-issuer trust-list` writes trustlist.cose;
-# the issuer service serves the latest at /trust-list.
-DIR_CANDIDATES = ("trustlist.cose", "trust-list.cose", "trust-list")
+# `ssc-issuer publish DIR` writes trust-list.cose (the latest) beside trust-list/VERSION.
+DIR_CANDIDATES = ("trust-list.cose", "trustlist.cose")
 
 
 class SyncError(Exception):

@@ -179,7 +179,7 @@ def test_cli_sync_and_status(home, pki, tmp_path):
     assert proc.returncode == 0 and "updated: trust list version 7" in proc.stdout, proc.stderr
     (usb / "trustlist.cose").write_bytes(pki.trust_list(2))
     proc = run("sync", str(usb))
-    assert proc.returncode == 1 and "TL_ROLLBACK" in proc.stderr and "kept trust list version 7" in proc.stderr
+    assert proc.returncode == 1 and "TL_ROLLBACK" in proc.stdout and "kept trust list version 7" in proc.stdout
     proc = run("status", "--site", "bureau")
     assert proc.returncode == 0 and "version 7" in proc.stdout and "current" in proc.stdout, proc.stdout
     info = json.loads(run("status", "--json").stdout)
