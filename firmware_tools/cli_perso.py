@@ -24,7 +24,7 @@ PASSPHRASE_ENV = "SSC_KEY_PASSPHRASE"
 DEFAULT_TRANSPORT_PIN = "123456"  # what `ssc-card vcard new` and the reference card's blanks use
 
 PERSONALISE_HELP = """\
-Personalise a blank sscard card in a PC/SC reader (docs/card.md, "Personalisation"):
+Personalise a blank sscard card in a PC/SC reader (docs/pcsc.md, "Personalisation"):
 START PERSONALISATION, the chip makes its key (EF.DG5), EF.CardInfo and EF.DG1-DG4 are
 written from RECORD and PHOTO, the security object is signed with the issuer key in
 --keys (a development PKI folder: crypto.pki.DevelopmentPki) and written, everything is

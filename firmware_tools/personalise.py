@@ -1,5 +1,5 @@
 """Personalisation: the issuance encoder's script, built from the profile and run over any
-:class:`~firmware_tools.link.CardLink` (docs/card.md "Personalisation", docs/spec.md §10).
+:class:`~firmware_tools.link.CardLink` (docs/pcsc.md "Personalisation", docs/spec.md §10).
 
 The steps, in order (:class:`Step`):
 
