@@ -8,7 +8,7 @@ import math
 
 from crypto.schema import Credential, PermitCategory, Sex
 from issuer.artwork.fonts import Fonts
-from issuer.artwork.scene import (Ellipse, Gradient, Para, Picture, Polyline, QrSymbol, Rect, Scene,
+from issuer.artwork.scene import (Gradient, Para, Picture, Polyline, QrSymbol, Rect, Scene,
                                   fit_block, set_text)
 
 CARD_W, CARD_H = 85.60, 53.98
@@ -124,8 +124,9 @@ def front(fonts: Fonts, cred: Credential, photo: Picture, placeholder: bool) -> 
         names.append(Para(h.given_names, 7.0, "regular", INK, gap_after=0.25))
     if h.chinese_name:
         names.append(Para(h.chinese_name, 7.6, "bold", INK))
-    scene.add(*fit_block(fonts, [Para(label("name"), 3.7, color=GREY, gap_after=0.4)] + names,
-                         (25.0, 13.6, 60.6, 27.6), min_scale=0.55, warn=scene.warnings, what="the name"))
+    name_label = set_text(fonts, 25.0, 13.6 + LABEL_H * 0.88, label("name"), size=LABEL_PT, color=GREY)
+    scene.add(name_label, *fit_block(fonts, names, (25.0, name_label.box[3] + 0.4, 60.6, 27.6), min_scale=0.55,
+                                     warn=scene.warnings, what="the name"))
     _field(fonts, scene, "birth", h.birth_date.isoformat(), (25.0, 28.4, 43.0, 33.6))
     _field(fonts, scene, "sex", SEX[h.sex], (44.0, 28.4, 60.6, 33.6))
     _field(fonts, scene, "nationality", h.nationality, (SAFE + 2.0, 32.2, 23.0, 37.4))

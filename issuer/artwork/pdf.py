@@ -13,7 +13,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas as rl_canvas
 
 from issuer.artwork.fonts import Fonts
-from issuer.artwork.scene import (MM_PER_INCH, PT_TO_MM, Ellipse, Gradient, Picture, Polyline, QrSymbol, Rect,
+from issuer.artwork.scene import (MM_PER_INCH, Ellipse, Gradient, Picture, Polyline, QrSymbol, Rect,
                                   Scene, Text)
 
 PT_PER_MM = 72 / MM_PER_INCH
