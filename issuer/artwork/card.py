@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from crypto import cose, qrtext
 from crypto.claims import decode_claims
 from crypto.errors import SscError
-from crypto.schema import Credential
+from crypto.schema import CardKind, Credential
 from issuer.artwork import layout, raster
 from issuer.artwork.errors import ArtworkError
 from issuer.artwork.fonts import Fonts, load_fonts
@@ -75,6 +75,8 @@ class CardArtwork:
 def render_card(credential: Credential, qr_text: str, photo_bytes: bytes | None = None, *,
                 check_qr: bool = True, check_photo: bool = True) -> CardArtwork:
     """The card's artwork; ArtworkError says why it cannot be made."""
+    if credential.card.kind is not CardKind.PHYSICAL:
+        raise ArtworkError(f"card {credential.card.card_number} is an electronic card: it has no printed artwork")
     fonts = load_fonts()
     qr_text = qr_text.strip()
     if check_qr:

@@ -185,6 +185,15 @@ def test_a_qr_too_large_for_the_card_is_refused():
         qr_symbol("SSC1:" + "A" * 1400)
 
 
+def test_an_electronic_card_has_no_artwork(sign):
+    from crypto import parse_credential
+    record = samples.typical_record()
+    record["card"]["kind"] = 2
+    credential = parse_credential(record)
+    with pytest.raises(ArtworkError, match="electronic card: it has no printed artwork"):
+        render_card(credential, sign(credential))
+
+
 def test_files_are_named_by_card_number(typical_art, tmp_path):
     written = typical_art.write(tmp_path / "out")
     assert sorted(p.name for p in written) == ["M31A00042-back.png", "M31A00042-front.png", "M31A00042.pdf"]
