@@ -82,41 +82,66 @@ def encode_bits(values: np.ndarray, k: int) -> bytes:
     return np.packbits(np.concatenate((low_bits.ravel(), unary))).tobytes()
 
 
-def decode_bits(bits: bytes, k: int, count: int, size: int) -> np.ndarray:
-    """The values (int64, strictly increasing, each < size) that `bits` codes; every
-    deviation from §11.2 raises :class:`RevocationError` (TL_REVOCATION_MALFORMED)."""
+_CHUNK_BYTES = 8192  # unary stream decoded 65,536 bits at a time: the peak memory stays small
+
+
+def decode_bits(bits: bytes, k: int, count: int, size: int, base: int = 0, *,
+                chunk_bytes: int = _CHUNK_BYTES) -> np.ndarray:
+    """The serials base + v (uint32, strictly increasing, each v < size) that `bits`
+    codes; every deviation from §11.2 raises :class:`RevocationError`
+    (TL_REVOCATION_MALFORMED). The caller has checked base + size ≤ 2^32.
+
+    The unary stream is read in chunks, each giving the high parts of the codes whose
+    terminating one-bit it holds; their low bits are read for just those codes. Memory is
+    the output (4 bytes a serial) plus a chunk's work, whatever the size of the set."""
+    out = np.empty(count, dtype=np.uint32)
     if count == 0:
         if bits:
             raise _malformed("an empty set must have an empty bit stream")
-        return np.zeros(0, dtype=np.int64)
+        return out
     low_length = count * k
-    if low_length + count > 8 * len(bits):  # before allocating anything
+    if low_length + count > 8 * len(bits):  # before reading anything
         raise _malformed(f"the bit stream is truncated: {len(bits)} bytes cannot hold {count} gaps with k={k}")
-    stream = np.unpackbits(np.frombuffer(bits, dtype=np.uint8))
-    ones = np.flatnonzero(stream[low_length:])
-    if len(ones) < count:
-        raise _malformed(f"the bit stream is truncated: {len(ones)} of {count} unary codes")
-    if len(ones) > count:
-        raise _malformed("bits are set after the last unary code (padding must be zero)")
-    unary_length = int(ones[-1]) + 1
-    if len(bits) != (low_length + unary_length + 7) // 8:
-        raise _malformed(f"the bit stream has {len(bits) - (low_length + unary_length + 7) // 8} byte(s) "
-                         "after its last code")
-    high_total = unary_length - count  # Σq
-    if (high_total << k) + count - 1 >= size:
-        raise _malformed("the coded serials run beyond the universe")
-    low = np.zeros(count, dtype=np.int64)
-    columns = stream[:low_length].reshape(count, k)
+    data = np.frombuffer(bits, dtype=np.uint8)
+    done, last_one, last_value = 0, -1, -1  # codes decoded; unary position of the last one; last v
+    first_byte, skip = divmod(low_length, 8)
+    for at in range(first_byte, len(data), chunk_bytes):
+        chunk = np.unpackbits(data[at:at + chunk_bytes])
+        offset = 8 * at - low_length  # unary position of the chunk's first bit
+        if at == first_byte:
+            chunk, offset = chunk[skip:], 0
+        ones = np.flatnonzero(chunk)
+        if not len(ones):
+            continue
+        n = len(ones)
+        if done + n > count:
+            raise _malformed("bits are set after the last unary code (padding must be zero)")
+        ones += offset
+        high = np.diff(ones, prepend=last_one) - 1
+        values = np.cumsum((high << k) | _low_bits(data, done, n, k)) + (np.arange(1, n + 1) + last_value)
+        if int(values[-1]) >= size:
+            raise _malformed(f"serial offset {int(values[-1])} is beyond the universe of {size}")
+        out[done:done + n] = values + base
+        done, last_one, last_value = done + n, int(ones[-1]), int(values[-1])
+    if done < count:
+        raise _malformed(f"the bit stream is truncated: {done} of {count} unary codes")
+    expected = (low_length + last_one + 1 + 7) // 8
+    if len(bits) != expected:
+        raise _malformed(f"the bit stream has {len(bits) - expected} byte(s) after its last code")
+    return out
+
+
+def _low_bits(data: np.ndarray, first: int, n: int, k: int) -> np.ndarray:
+    """The k-bit low parts of codes first .. first + n - 1 (int64)."""
+    low = np.zeros(n, dtype=np.int64)
+    if k == 0:
+        return low
+    start, stop = first * k, (first + n) * k
+    columns = np.unpackbits(data[start // 8:(stop + 7) // 8])[start % 8:start % 8 + n * k].reshape(n, k)
     for j in range(k):
         low <<= 1
         low |= columns[:, j]
-    del stream, columns
-    high = np.diff(ones, prepend=-1) - 1
-    values = np.cumsum((high << k) | low)
-    values += np.arange(count, dtype=np.int64)
-    if int(values[-1]) >= size:
-        raise _malformed(f"serial offset {int(values[-1])} is beyond the universe of {size}")
-    return values
+    return low
 
 
 # ---------------------------------------------------------------- the set (§11.1)
@@ -222,8 +247,7 @@ class RevocationSet:
             raise _malformed(f"the Rice parameter k={k} is out of range 0..{MAX_RICE_K}")
         if count > size:
             raise _malformed(f"{count} serials cannot be revoked in a universe of {size}")
-        values = decode_bits(bits, k, count, size)
-        return cls((values + base).astype(np.uint32), base=base, size=size)
+        return cls(decode_bits(bits, k, count, size, base), base=base, size=size)
 
     # -- what a terminal asks -------------------------------------------------------------
 

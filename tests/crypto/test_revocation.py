@@ -80,13 +80,22 @@ def test_the_default_k_is_the_smallest_encoding(case):
     assert all(best <= len(rs.encode(k)[5]) for k in range(MAX_RICE_K + 1))
 
 
+@given(universes_and_sets(max_size=600), st.integers(0, MAX_RICE_K), st.integers(1, 5))
+def test_decoding_in_small_chunks_gives_the_same_set(case, k, chunk_bytes):
+    """The decoder reads the unary stream in chunks: codes that straddle a chunk decode alike."""
+    base, size, serials = case
+    coded = RevocationSet.from_serials(serials, base=base, size=size).encode(k)
+    assert decode_bits(coded[5], k, len(serials), size, base, chunk_bytes=chunk_bytes).tolist() == serials
+
+
 @settings(suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=24), st.integers(0, MAX_RICE_K), st.integers(0, 40), st.integers(0, 400))
-def test_any_bit_stream_decodes_canonically_or_is_refused(bits, k, count, size):
+@given(st.binary(max_size=24), st.integers(0, MAX_RICE_K), st.integers(0, 40), st.integers(0, 400),
+       st.sampled_from([1, 2, 3, 8192]))
+def test_any_bit_stream_decodes_canonically_or_is_refused(bits, k, count, size, chunk_bytes):
     """Fuzz: a stream is refused with a reason, or it is the one encoding of what it decodes to."""
     assume(count <= size)
     try:
-        values = decode_bits(bits, k, count, size)
+        values = decode_bits(bits, k, count, size, chunk_bytes=chunk_bytes)
     except RevocationError as exc:
         assert exc.reason is Reason.TL_REVOCATION_MALFORMED
         return
