@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 
 from bench.fixtures import TL_ISSUED_AT, TL_NEXT_UPDATE, Fixtures
-from bench.timing import Settings, measure, paired_ratio, us
+from bench.timing import Settings, measure, paired_ratio
 from crypto import build_trust_list, cbor, load_trust_list
 from crypto.revocation import RevocationSet, information_limit_bits
 from crypto.revocation_delta import apply_revocation_delta, delta_between, load_revocation_delta
@@ -159,6 +159,10 @@ def run(fx: Fixtures, settings: Settings) -> dict:
     return {"rows": [_one(fx, size, count, settings) for size, count in CASES], "targets": TARGETS}
 
 
+def _ns(stats: dict) -> str:
+    return f"{stats['median_ns']:.0f} ns (p90 {stats['p90_ns']:.0f})"
+
+
 def _ms(ns: float) -> str:
     return f"{ns / 1e6:.1f} ms"
 
@@ -171,14 +175,14 @@ def report(result: dict) -> list[str]:
         out += [f"  {r['revoked']:,} revoked among {r['size']:,} (k = {s['k']}, {s['bits_per_serial']:.3f} bits/serial)",
                 f"    size: limit {s['limit_bytes']:,.0f} B; coded bits {s['bits_bytes']:,} B "
                 f"(+{100 * s['over_limit']:.2f}%); CBOR entry {s['entry_bytes']:,} B; signed list "
-                f"{s['trust_list_bytes']:,} B; zlib-9 bitmap {s['zlib9_bitmap_bytes']:,} B "
+                f"{s['trust_list_bytes']:,} B; bitmap {s['bitmap_bytes']:,} B, zlib-9 {s['zlib9_bitmap_bytes']:,} B "
                 f"({s['zlib9_bitmap_bytes'] / s['entry_bytes']:.2f}×); format 1 {r['format1_trust_list_bytes']:,} B",
-                f"    build (from serials + encode) {_ms(r['build']['median_ns'])}; build + sign list "
-                f"{_ms(r['build_and_sign']['median_ns'])}; decode {_ms(r['decode']['median_ns'])}; "
+                f"    build: from_serials + encode {_ms(r['build']['median_ns'])}; build_trust_list (encode, "
+                f"CBOR, sign) {_ms(r['build_and_sign']['median_ns'])}; load: decode {_ms(r['decode']['median_ns'])}, "
                 f"load_trust_list {_ms(r['load']['median_ns'])} (format 1: {_ms(r['format1_load']['median_ns'])})",
-                f"    lookup: frozenset {us(st['python_set']['median_ns'])}, RevocationSet "
-                f"{us(st['revocation_set']['median_ns'])} ({lk['ratio_to_set']:.1f}×, paired "
-                f"{lk['paired_ratio_to_set']:.1f}×), TrustList.is_revoked {us(st['is_revoked']['median_ns'])}",
+                f"    lookup: frozenset {_ns(st['python_set'])}, RevocationSet {_ns(st['revocation_set'])} "
+                f"({lk['ratio_to_set']:.1f}×, paired {lk['paired_ratio_to_set']:.1f}×), TrustList.is_revoked "
+                f"{_ns(st['is_revoked'])}",
                 f"    memory: serials {m['serials_nbytes'] / 2**20:.2f} MiB; loaded list (traced) "
                 f"{m['loaded_list_traced'] / 2**20:.2f} MiB, peak while loading {m['load_peak_traced'] / 2**20:.1f} MiB; "
                 f"Python frozenset {m['python_frozenset_traced'] / 2**20:.1f} MiB"]

@@ -358,6 +358,13 @@ def test_signed_deltas_catch_up_and_the_chain_is_checked(pki, now, big):
     # the same version held with other data (a broken chain): the previous-state digest catches it
     forged = load_trust_list(format2_list(pki, now, {"SH01": states[2]}, version=11), pki.root)
     assert refused(forged, deltas[1]) is Reason.TL_DELTA_CHAIN
+    # a delta is never a trust list, nor the reverse
+    with pytest.raises(TrustListError) as err:
+        load_trust_list(deltas[0], pki.root)
+    assert err.value.reason is Reason.TL_MALFORMED
+    with pytest.raises(TrustListError) as err:
+        load_revocation_delta(lists[1].encoded, pki.root)
+    assert err.value.reason is Reason.TL_MALFORMED
     # another root
     with pytest.raises(TrustListError) as err:
         load_revocation_delta(deltas[0], x509.load_pem_x509_certificate(VECTORS["chain"]["root_pem"].encode()))
