@@ -97,8 +97,8 @@ def cmd_personalise(args: argparse.Namespace) -> int:
     issuer_code = args.issuer or credential.card.issuing_centre
     passphrase = os.environ.get(PASSPHRASE_ENV, DEV_PASSPHRASE).encode()
     try:
-        pki = DevelopmentPki.load(Path(args.keys), passphrase, issuer_code=issuer_code)
         content = CardContent.from_credential(credential, photo)
+        pki = DevelopmentPki.load(Path(args.keys), passphrase, issuer_code=issuer_code)
     except SscError as exc:
         raise UsageError(exc.message) from None
     except ValueError as exc:  # a file over its size

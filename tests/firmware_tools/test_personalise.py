@@ -3,8 +3,10 @@ interruption at every APDU; in process (EmulatorLink) and through the real pcscd
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -279,9 +281,6 @@ def ssc_card(*args: str, env: dict | None = None) -> subprocess.CompletedProcess
 
 @pytest.mark.pcsc
 def test_ssc_card_personalise_through_pcscd(attach_card, tmp_path):
-    import json
-    import time
-
     keys = tmp_path / "keys"
     pki = DevelopmentPki.create(keys, PASSPHRASE)
     record, photo = tmp_path / "record.json", tmp_path / "photo.jpg"
@@ -301,3 +300,49 @@ def test_ssc_card_personalise_through_pcscd(attach_card, tmp_path):
     again = ssc_card("personalise", "--record", str(record), "--photo", str(photo), "--keys", str(keys),
                      "--reader", reader)
     assert again.returncode == 1 and "issued" in again.stderr
+
+    from crypto import build_trust_list
+    now = int(time.time())
+    trust_list = tmp_path / "trust-list.cose"
+    trust_list.write_bytes(build_trust_list(version=1, issued_at=now - 60, next_update=now + 86400,
+                                            issuer_certificates=[pki.issuer.certificate],
+                                            signer=pki.trust_list_signer))
+    dump = ssc_card("dump", "--reader", reader, "--root", str(keys / "root-ca.pem"), "--trust-list", str(trust_list))
+    assert dump.returncode == 0, dump.stdout + dump.stderr
+    assert '"family_name": "MONTGOMERY-WHITFIELD DE LA CRUZ"' in dump.stdout
+    assert '"birth_date": "1979-11-30"' in dump.stdout and '"work_permit_number": "156000019791130045"' in dump.stdout
+    assert "chip verdict: VALID" in dump.stdout and "chip_genuine        passed" in dump.stdout
+    revoked = tmp_path / "revoked.cose"
+    revoked.write_bytes(build_trust_list(version=2, issued_at=now - 60, next_update=now + 86400,
+                                         issuer_certificates=[pki.issuer.certificate],
+                                         revoked={"SH01": [12345678]}, signer=pki.trust_list_signer))
+    dump = ssc_card("dump", "--reader", reader, "--root", str(keys / "root-ca.pem"), "--trust-list", str(revoked))
+    assert dump.returncode == 1 and "chip verdict: INVALID" in dump.stdout and "REVOKED" in dump.stdout
+
+
+def test_personalise_usage_errors_exit_2(tmp_path):
+    record, photo = tmp_path / "record.json", tmp_path / "photo.jpg"
+    photo.write_bytes(sample_photo())
+    record.write_text("{not json")
+    done = ssc_card("personalise", "--record", str(record), "--photo", str(photo), "--keys", str(tmp_path))
+    assert done.returncode == 2 and "cannot read the record" in done.stderr
+    bad = sample_record()
+    bad["holder"]["photo_digest"] = "00" * 32
+    record.write_text(json.dumps(bad))
+    done = ssc_card("personalise", "--record", str(record), "--photo", str(photo), "--keys", str(tmp_path))
+    assert done.returncode == 2 and "photo does not match" in done.stderr, done.stderr
+    record.write_text(json.dumps(sample_record()))
+    done = ssc_card("personalise", "--record", str(record), "--photo", str(photo), "--keys", str(tmp_path))
+    assert done.returncode == 2 and "root-ca.pem" in done.stderr, done.stderr     # no keys there
+
+
+def test_readable_view_names_fields_and_leaves_other_shapes_alone(chip_issuer):
+    from firmware_tools.card.profile import CARD_INFO, DG1, DG3
+    from firmware_tools.card.traces import EXAMPLE_PAYLOADS
+    from firmware_tools.chip_view import readable
+    content = chip_issuer.content()
+    holder = readable(DG1, DG1.unwrap(content.files[Group.HOLDER]))
+    assert holder["holder"]["sex"] == "female" and holder["identifiers"]["passport_number"] == "125834967"
+    assert readable(DG3, DG3.unwrap(content.files[Group.PERMIT]))["permit"]["category"] == "A"
+    assert readable(CARD_INFO, EXAMPLE_PAYLOADS[CARD_INFO]) is None   # the docs' illustrative payload
+    assert readable(SECURITY_OBJECT, b"\xd2\x84") is None
