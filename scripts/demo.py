@@ -271,10 +271,45 @@ def chip_demo(record: Path, photo: Path, env: dict) -> None:
     """The card's chip through pcscd: personalise the reference card in the virtual reader,
     then read it at the pharmacy (with the PIN: insurance) and at the bureau. Uses a running
     pcscd, or starts one for the demo and stops it (by its pid) afterwards."""
-    import shutil
-    import signal
+    import fcntl
+    import tempfile
 
-    pcscd = None
+    # The test fixtures' locks (tests/firmware_tools/pcscd_fixtures.py): a shared hold on
+    # pcscd, so that a test run that started it does not stop it under us, and slot 0.
+    locks = []
+    for name, mode in (("pcscd", fcntl.LOCK_SH), ("vpcd-slot0", fcntl.LOCK_EX)):
+        fd = os.open(Path(tempfile.gettempdir()) / f"sscard-{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(fd, mode)
+        locks.append(fd)
+    started: list[subprocess.Popen] = []
+    try:
+        _chip_steps(record, photo, env, started)
+    finally:
+        for pcscd in started:  # ours: stop it unless a test run uses it now (as the fixtures do)
+            try:
+                fcntl.flock(locks[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _stop(pcscd)
+                print(f"stopped pcscd (pid {pcscd.pid})")
+            except BlockingIOError:
+                print(f"left pcscd (pid {pcscd.pid}) running: a test run uses it")
+        for fd in locks:
+            os.close(fd)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _chip_steps(record: Path, photo: Path, env: dict, started: list) -> None:
+    """`started` receives the pcscd process if this starts one."""
+    import shutil
+
     full_env = dict(os.environ, SSC_VAR=str(VAR), **env)
     if subprocess.run([str(BIN / "ssc-card"), "readers"], capture_output=True, env=full_env).returncode == 3:
         binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
@@ -283,6 +318,7 @@ def chip_demo(record: Path, photo: Path, env: dict) -> None:
             return
         Path("/run/pcscd").mkdir(parents=True, exist_ok=True)
         pcscd = subprocess.Popen([binary, "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(pcscd)
         print(f"\n# chip: started pcscd (pid {pcscd.pid})")
     image = VAR / "out" / "terminal-card.cbor"
     card = subprocess.Popen([str(BIN / "ssc-card"), "vcard", "run", "--blank", "--force", "--image", str(image)],
@@ -299,16 +335,7 @@ def chip_demo(record: Path, photo: Path, env: dict) -> None:
             "--trust-list", str(VAR / "trust" / "trustlist.cose"), env=env)
         run("ssc-terminal", "read-card", "--reader", reader, "--site", "bureau", env=env, expect=1)
     finally:
-        for proc in (card, pcscd):
-            if proc is not None and proc.poll() is None:
-                os.kill(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    proc.wait()
-        if pcscd is not None:
-            print(f"stopped pcscd (pid {pcscd.pid})")
+        _stop(card)
 
 
 if __name__ == "__main__":
