@@ -129,3 +129,31 @@ def test_read_card_command_through_pcscd(home, pki, cards, attach_card):
                            "--pin", CARD_PIN], capture_output=True, text=True, env=env_for(home), timeout=60)
     assert proc.returncode == 0 and "medical insurance: in force" in proc.stdout, proc.stdout + proc.stderr
     assert "bytes JPEG from the chip" in proc.stdout
+
+
+@pytest.mark.pcsc
+def test_watcher_waits_for_pcscd_and_reconnects(pki, pcscd, monkeypatch):
+    """pcscd not there yet (or restarted): the watcher retries with backoff, then watches."""
+    import time
+
+    import terminal.chip as chip
+    from firmware_tools.link import PcscUnavailableError
+
+    real, failures = chip.establish_context, {"left": 2}
+
+    def flaky():
+        if failures["left"]:
+            failures["left"] -= 1
+            raise PcscUnavailableError("pcscd is not running")
+        return real()
+    monkeypatch.setattr(chip, "establish_context", flaky)
+    watcher = chip.CardWatcher(verifier(pki, "bureau"), reader=READER)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while watcher.readers() != [READER] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watcher.readers() == [READER] and watcher.state == "watching" and failures["left"] == 0
+    finally:
+        watcher.stop()
+        watcher.join(5)
