@@ -65,7 +65,9 @@ def describe(response: bytes) -> str:
 
 
 def _link(args: argparse.Namespace) -> PcscLink:
-    link = PcscLink(args.reader)
+    # Exclusive: a command sequence (a script, a dump, a personalisation) must not be
+    # interleaved with another PC/SC client's APDUs, which would change the selected file.
+    link = PcscLink(args.reader, exclusive=True)
     if args.wait and not link.wait_for_card(args.wait):
         raise LinkError(f"no card within {args.wait:g} s")
     link.connect()

@@ -15,6 +15,7 @@ import argparse
 import sys
 
 from crypto import SscError
+from issuer.artwork.cli import add_artwork_commands
 from issuer.cli import keys, lifecycle, service
 from issuer.services.errors import ServiceError
 from issuer.settings import Settings
@@ -29,6 +30,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     keys.add_parsers(sub, settings)
     service.add_parsers(sub, settings)
     lifecycle.add_parsers(sub, settings)
+    add_artwork_commands(sub)  # its commands take (args, settings=None)
     return parser
 
 
