@@ -96,10 +96,10 @@ def build_revocation_delta(*, base_version: int, new_version: int, issued_at: in
     entries = []
     for code in sorted(current):
         old, new = previous.get(code, RevocationSet.empty()), current[code]
+        if type(old) is type(new) and old == new:
+            continue  # unchanged, whatever its format
         if not isinstance(old, RevocationSet) or not isinstance(new, RevocationSet):
-            raise TrustListError(Reason.TL_MALFORMED, f"{code}: deltas apply to format 2 data only")
-        if old == new:
-            continue
+            raise TrustListError(Reason.TL_MALFORMED, f"{code}: deltas carry changes of format 2 data only")
         added, removed = old.changes_to(new)
         entries.append({E_ISSUER: code, E_PREVIOUS: old.digest(code), E_NEW: new.digest(code),
                         E_ADDED: added.encode(), E_REMOVED: removed.encode()})

@@ -390,6 +390,18 @@ def test_delta_builder_refuses_what_terminals_cannot_apply(pki, now):
         delta_between(one, other, pki.trust_list_signer)
 
 
+def test_unchanged_format_1_entries_do_not_stop_a_delta(pki, now):
+    a, b = RevocationSet.from_serials([3], base=0, size=10), RevocationSet.from_serials([3, 4], base=0, size=10)
+    one = load_trust_list(format2_list(pki, now, {"SH01": a, "SH02": [5]}), pki.root)
+    two = load_trust_list(format2_list(pki, now, {"SH01": b, "SH02": [5]}, version=2), pki.root)
+    after = apply_revocation_delta(one, load_revocation_delta(delta_between(one, two, pki.trust_list_signer),
+                                                              pki.root))
+    assert after.revoked == two.revoked
+    three = load_trust_list(format2_list(pki, now, {"SH01": b, "SH02": [5, 6]}, version=3), pki.root)
+    with pytest.raises(TrustListError):
+        delta_between(two, three, pki.trust_list_signer)
+
+
 def test_a_new_issuer_enters_by_delta(pki, now):
     empty = load_trust_list(format2_list(pki, now, {}), pki.root)
     new = RevocationSet.from_serials([5, 9], base=0, size=20)
