@@ -74,3 +74,9 @@ class Reason(str, Enum):
     # revocation data at national scale (spec §11)
     TL_REVOCATION_MALFORMED = "TL_REVOCATION_MALFORMED"
     TL_DELTA_CHAIN = "TL_DELTA_CHAIN"
+    # chip reads (spec §10.3): reported by the reader in the chip_data / chip_genuine checks
+    CHIP_FILE_MALFORMED = "CHIP_FILE_MALFORMED"
+    CHIP_DIGEST_MISMATCH = "CHIP_DIGEST_MISMATCH"
+    CHIP_NOT_GENUINE = "CHIP_NOT_GENUINE"
+    CHIP_NOT_ISSUED = "CHIP_NOT_ISSUED"
+    CHIP_TERMINATED = "CHIP_TERMINATED"

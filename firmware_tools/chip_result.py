@@ -8,19 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from crypto.chip import Group, SecurityObject
+from crypto.reasons import Reason
 from crypto.verdict import Verdict
 from firmware_tools.card_io import Traffic
 
 
-class ChipReason(str, enum.Enum):
-    """Reason codes of the chip checks, not yet in :class:`crypto.reasons.Reason` (same
-    string values, so they can move there unchanged)."""
-
-    CHIP_FILE_MALFORMED = "CHIP_FILE_MALFORMED"    # not the TLV/CBOR its profile entry declares, or unreadable
-    CHIP_DIGEST_MISMATCH = "CHIP_DIGEST_MISMATCH"  # SHA-256 differs from the SO's, or the SO has none for it
-    CHIP_NOT_GENUINE = "CHIP_NOT_GENUINE"          # INTERNAL AUTHENTICATE failed: not the chip that was issued
-    CHIP_NOT_ISSUED = "CHIP_NOT_ISSUED"            # life cycle blank or personalising: never finished
-    CHIP_TERMINATED = "CHIP_TERMINATED"            # life cycle terminated: cancelled
+# The chip checks' reason codes live with the others in crypto.reasons (spec §8, §10.3).
+ChipReason = Reason
+CHIP_REASONS = (Reason.CHIP_FILE_MALFORMED, Reason.CHIP_DIGEST_MISMATCH, Reason.CHIP_NOT_GENUINE,
+                Reason.CHIP_NOT_ISSUED, Reason.CHIP_TERMINATED)
 
 
 class ReadStatus(str, enum.Enum):
