@@ -101,7 +101,8 @@ class Verdict:
 
     def with_checks(self, *more: CheckResult) -> Verdict:
         """This verdict with further checks (chip, freshness, site policy) appended."""
-        return Verdict.from_checks(self.checks + tuple(more), self.claims, self.signer)
+        checks = self.checks + tuple(more)
+        return Verdict(outcome_of(checks), checks, self.claims, self.signer, dict(self.extra))
 
     def to_dict(self) -> dict:
         return {"outcome": self.outcome.value, "reasons": [r.value for r in self.reasons],
