@@ -93,6 +93,20 @@ def _upper(value: object) -> object:
     return value.strip().upper() if isinstance(value, str) else value
 
 
+def category_from_letter(value: object) -> object:
+    """Accept the permit category as its letter (A, B, C) as well as its number."""
+    if isinstance(value, str) and value.strip().upper() in PermitCategory.__members__:
+        return PermitCategory[value.strip().upper()]
+    return value
+
+
+def validity_in_order(model):
+    """A model validator: valid_from must be before valid_until."""
+    if model.valid_from >= model.valid_until:
+        raise ValueError("valid_from must be before valid_until")
+    return model
+
+
 def _in_range(value: dt.date) -> dt.date:
     if not EARLIEST_DATE <= value <= LATEST_DATE:
         raise ValueError(f"date must lie between {EARLIEST_DATE} and {LATEST_DATE}")
@@ -177,18 +191,8 @@ class WorkPermit(_Model):
     valid_until: Date
     status: PermitStatus = PermitStatus.VALID
 
-    @field_validator("category", mode="before")
-    @classmethod
-    def _category_letter(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().upper() in PermitCategory.__members__:
-            return PermitCategory[value.strip().upper()]
-        return value
-
-    @model_validator(mode="after")
-    def _range(self) -> WorkPermit:
-        if self.valid_from >= self.valid_until:
-            raise ValueError("valid_from must be before valid_until")
-        return self
+    _category = field_validator("category", mode="before")(category_from_letter)
+    _range = model_validator(mode="after")(validity_in_order)
 
 
 def first_of_month(value: dt.date) -> dt.date:

@@ -58,18 +58,8 @@ class PermitIn(_In):
 
     _upper = field_validator("employer_uscc", mode="before")(schema._upper)
 
-    @field_validator("category", mode="before")
-    @classmethod
-    def _category_letter(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().upper() in PermitCategory.__members__:
-            return PermitCategory[value.strip().upper()]
-        return value
-
-    @model_validator(mode="after")
-    def _range(self) -> PermitIn:
-        if self.valid_from >= self.valid_until:
-            raise ValueError("valid_from must be before valid_until")
-        return self
+    _category = field_validator("category", mode="before")(schema.category_from_letter)
+    _range = model_validator(mode="after")(schema.validity_in_order)
 
 
 class InsuranceIn(_In):
