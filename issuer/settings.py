@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     card_validity_years: int = Field(5, ge=1, le=10)
     trust_list_hours: int = Field(24, ge=1, description="next_update of a published trust list")
     idempotency_hours: int = Field(24, ge=1, description="how long a stored Idempotency-Key answer is replayed")
+    station_lease_seconds: int = Field(300, ge=5, le=24 * 3600, description="how long a station holds a job it "
+                                       "claimed; a job whose station died is free again after this")
 
     host: str = "127.0.0.1"
     port: int = 8400

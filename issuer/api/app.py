@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from crypto import SscError
 from issuer import auth
 from issuer.api.deps import Forbidden, Unauthenticated
-from issuer.api.routers import admin, applications, cards, public, registry
+from issuer.api.routers import admin, applications, cards, public, registry, station
 from issuer.api.routers import auth as auth_routes
 from issuer.services.errors import ServiceError
 from issuer.services.runtime import Runtime
@@ -109,7 +109,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                   description="Enrolment, four-eyes approval, the card lifecycle and trust-list publication "
                               "for the social security card that carries the Foreigner's Work Permit.")
     app.state.runtime = runtime
-    for module in (auth_routes, registry, applications, cards, admin, public):
+    for module in (auth_routes, registry, applications, cards, station, admin, public):
         app.include_router(module.router)
     _install_handlers(app)
     app.add_middleware(BodyLimit, limit=max(MAX_BODY, runtime.settings.photo_max_upload_bytes + 64 * 1024))

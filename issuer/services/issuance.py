@@ -26,6 +26,7 @@ from firmware_tools.card import profile as card_profile
 from issuer import audit
 from issuer.db.models import (Application, ApplicationKind, ApplicationStatus, Card, CardFile, CardStatus,
                               InsuranceEnrolment, Person, WorkPermit)
+from issuer.db.production_models import StationJob
 from issuer.services import counters, publication
 from issuer.services.errors import Conflict, Invalid
 from issuer.services.inputs import today
@@ -129,6 +130,8 @@ def issue(rt: Runtime, session: Session, actor: str, application_id: int) -> Car
     session.add(card)
     app.status = ApplicationStatus.ISSUED
     session.flush()
+    if card.kind == 1:
+        session.add(StationJob(card_id=card.id))  # the issuance stations' queue (issuer.services.station)
     if previous is not None:
         previous.replaced_by_id = card.id
         if previous.status is not CardStatus.REVOKED:  # a replaced card was revoked when reported
