@@ -153,7 +153,7 @@ def verify_chip(verifier: Verifier, link: CardLink, source: str, pin: str | None
 def read_once(verifier: Verifier, *, reader: str | None = None, pin: str | None = None,
               wait: float = 30.0) -> TerminalResult:
     """`ssc-terminal read-card`: wait for a card, read it once."""
-    link = PcscLink(reader)
+    link = PcscLink(reader, exclusive=True)  # no other client may interleave APDUs with the read
     source = f"chip, reader {reader or 'any'}"
     try:
         if not link.wait_for_card(wait):
@@ -253,7 +253,7 @@ class CardWatcher(threading.Thread):
                 present[name] = False
 
     def _read(self, reader: str) -> None:
-        link = PcscLink(reader)
+        link = PcscLink(reader, exclusive=True)  # no other client may interleave APDUs with the read
         source = f"chip, reader {reader}"
         try:
             link.connect()
