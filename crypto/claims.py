@@ -1,9 +1,11 @@
 """The CBOR claim set (docs/spec.md §4): a CWT claims set (RFC 8392) whose sscard data sits
 under one private-use claim key, deterministically encoded (RFC 8949 §4.2.1).
 
-Two profiles share one mapping: the compact QR profile (printed on the card and shown by
-the e-card) leaves out what a QR code cannot afford and a counter does not need (passport
-number, photo digest, issue date, credential id); the chip profile carries everything.
+Three profiles share one mapping: the compact QR profile (printed on the card) leaves out
+what a QR code cannot afford and a counter does not need (passport number, photo digest,
+issue date, credential id); the chip profile carries everything; the e-card profile
+(spec §12) is leaner still and binds the holder's phone key, and verifies only inside an
+e-card presentation signed by that phone.
 Dates are days since 1970-01-01, months are months since 1970-01, enumerations small
 integers.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from crypto import cbor
 from crypto.errors import ClaimsError
@@ -33,6 +37,11 @@ EPOCH = dt.date(1970, 1, 1)
 class Profile(enum.IntEnum):
     QR = 1
     CHIP = 2
+    ECARD = 3  # spec §12: only inside a presentation that the bound phone key signed
+
+
+# What a credential verified on its own may be; an e-card credential never is (spec §12.3).
+STANDALONE_PROFILES = frozenset({Profile.QR, Profile.CHIP})
 
 
 # Keys of the sscard map and of its groups (spec §4.2-§4.6).
@@ -41,9 +50,15 @@ H_FAMILY, H_GIVEN, H_CHINESE, H_NATIONALITY, H_BIRTH, H_SEX, H_PHOTO = 1, 2, 3, 
 I_SSN, I_WORK_PERMIT, I_PASSPORT, I_PR_ID = 1, 2, 3, 4
 P_CATEGORY, P_EMPLOYER, P_USCC, P_POSITION, P_LOCATION, P_FROM, P_UNTIL, P_STATUS = 1, 2, 3, 4, 5, 6, 7, 8
 C_NUMBER, C_SERIAL, C_KIND, C_SEQUENCE, C_ISSUED, C_EXPIRY = 1, 2, 3, 4, 5, 6
+K_DEVICE_KEY = 7  # e-card profile: the phone's P-256 key, SEC1 compressed (33 bytes)
+DEVICE_KEY_LENGTH = 33
 
 # What each profile leaves out.
 _CHIP_ONLY = {K_HOLDER: {H_PHOTO}, K_IDS: {I_PASSPORT}, K_CARD: {C_ISSUED}}
+# The e-card profile also leaves out what no counter reads, to fit a phone-screen QR with the
+# phone's signature (spec §12.2): the employer's USCC and the card sequence; of the insurances
+# it carries only the medical entry.
+_ECARD_LEAVES_OUT = {K_PERMIT: {P_USCC}, K_CARD: {C_SEQUENCE}}
 
 
 def days(value: dt.date) -> int:
@@ -84,14 +99,19 @@ def identifiers_map(i: Identifiers, profile: Profile) -> dict:
     return _drop_none(m)
 
 
-def permit_map(p: WorkPermit) -> dict:
-    return {P_CATEGORY: int(p.category), P_EMPLOYER: p.employer.name, P_USCC: p.employer.uscc,
+def permit_map(p: WorkPermit, profile: Profile = Profile.QR) -> dict:
+    return {P_CATEGORY: int(p.category), P_EMPLOYER: p.employer.name,
+            P_USCC: p.employer.uscc if profile is not Profile.ECARD else None,
             P_POSITION: p.position, P_LOCATION: int(p.work_location), P_FROM: days(p.valid_from),
             P_UNTIL: days(p.valid_until), P_STATUS: int(p.status)}
 
 
 def insurance_array(entries: tuple[InsuranceEnrolment, ...], profile: Profile) -> list:
-    """Chip: [status, since?, paid_through?]; QR: [status, paid_through?] (spec §4.5)."""
+    """Chip: [status, since?, paid_through?]; QR: [status, paid_through?] (spec §4.5); the
+    e-card carries the medical entry alone, in the QR shape (spec §12.2)."""
+    if profile is Profile.ECARD:
+        medical = next(e for e in entries if e.type is InsuranceType.MEDICAL)
+        return insurance_array((medical,), Profile.QR)[0]
     out = []
     for e in entries:
         item = [int(e.status)]
@@ -110,27 +130,49 @@ def insurance_array(entries: tuple[InsuranceEnrolment, ...], profile: Profile) -
 
 
 def card_map(c: Card, profile: Profile) -> dict:
-    m = {C_NUMBER: c.card_number, C_SERIAL: c.serial, C_KIND: int(c.kind), C_SEQUENCE: c.sequence,
+    m = {C_NUMBER: c.card_number, C_SERIAL: c.serial, C_KIND: int(c.kind),
+         C_SEQUENCE: c.sequence if profile is not Profile.ECARD else None,
          C_ISSUED: days(c.issue_date) if (c.issue_date and profile is Profile.CHIP) else None,
          C_EXPIRY: days(c.expiry_date)}
     return _drop_none(m)
 
 
-def sscard_map(cred: Credential, profile: Profile) -> dict:
+def sscard_map(cred: Credential, profile: Profile, device_key: bytes | None = None) -> dict:
     if profile is Profile.CHIP and (cred.holder.photo_digest is None or cred.card.issue_date is None):
         raise ClaimsError(Reason.CLAIMS_MISSING, "the chip profile needs the photo digest and the issue date")
-    return {K_PROFILE: int(profile), K_HOLDER: holder_map(cred.holder, profile),
-            K_IDS: identifiers_map(cred.identifiers, profile), K_PERMIT: permit_map(cred.permit),
-            K_INSURANCE: insurance_array(cred.insurance, profile), K_CARD: card_map(cred.card, profile)}
+    m = {K_PROFILE: int(profile), K_HOLDER: holder_map(cred.holder, profile),
+         K_IDS: identifiers_map(cred.identifiers, profile), K_PERMIT: _drop_none(permit_map(cred.permit, profile)),
+         K_INSURANCE: insurance_array(cred.insurance, profile), K_CARD: card_map(cred.card, profile)}
+    if profile is Profile.ECARD:
+        if cred.card.kind is not CardKind.ELECTRONIC:
+            raise ClaimsError(Reason.CLAIMS_VALUE, "an e-card credential is of card kind 2 (electronic)")
+        load_device_key(device_key)  # raises unless a compressed P-256 point
+        m[K_DEVICE_KEY] = device_key
+    elif device_key is not None:
+        raise ClaimsError(Reason.CLAIMS_UNKNOWN_KEY, "only the e-card profile binds a device key")
+    return m
+
+
+def load_device_key(data: Any) -> ec.EllipticCurvePublicKey:
+    """The phone's public key from its 33-byte SEC1 compressed encoding (spec §12.2)."""
+    if type(data) is not bytes:
+        raise ClaimsError(Reason.CLAIMS_TYPE, "the device key must be a byte string")
+    if len(data) != DEVICE_KEY_LENGTH or data[0] not in (2, 3):
+        raise ClaimsError(Reason.CLAIMS_VALUE, "the device key must be a 33-byte compressed P-256 point")
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data)
+    except ValueError:
+        raise ClaimsError(Reason.CLAIMS_VALUE, "the device key is not a point on P-256") from None
 
 
 def encode_claims(cred: Credential, *, profile: Profile, iat: int, exp: int | None = None,
-                  cti: bytes | None = None) -> bytes:
+                  cti: bytes | None = None, device_key: bytes | None = None) -> bytes:
     """The deterministic CBOR payload for `cred`. `exp` defaults to the end of the card's
-    expiry day. The chip profile names the issuing centre in `iss`; the QR profile leaves it
-    to the signer certificate, which names it too (and is what a verifier trusts)."""
+    expiry day. The chip profile names the issuing centre in `iss`; the QR and e-card
+    profiles leave it to the signer certificate, which names it too (and is what a verifier
+    trusts). `device_key` (e-card profile only) is the phone's compressed P-256 key."""
     claims: dict[int, Any] = {CWT_IAT: iat, CWT_EXP: exp if exp is not None else end_of_day(cred.card.expiry_date),
-                              SSC_CLAIM: sscard_map(cred, profile)}
+                              SSC_CLAIM: sscard_map(cred, profile, device_key)}
     if profile is Profile.CHIP:
         claims[CWT_ISS] = cred.card.issuing_centre
         if cti is not None:
@@ -151,8 +193,10 @@ _KEYS = {K_HOLDER: frozenset({H_FAMILY, H_GIVEN, H_CHINESE, H_NATIONALITY, H_BIR
          K_PERMIT: frozenset({P_CATEGORY, P_EMPLOYER, P_USCC, P_POSITION, P_LOCATION, P_FROM, P_UNTIL, P_STATUS}),
          K_CARD: frozenset({C_NUMBER, C_SERIAL, C_KIND, C_SEQUENCE, C_ISSUED, C_EXPIRY})}
 _QR_KEYS = {k: v - _CHIP_ONLY.get(k, frozenset()) for k, v in _KEYS.items()}
+_ECARD_KEYS = {k: v - _ECARD_LEAVES_OUT.get(k, frozenset()) for k, v in _QR_KEYS.items()}
+_PROFILE_KEYS = {Profile.QR: _QR_KEYS, Profile.CHIP: _KEYS, Profile.ECARD: _ECARD_KEYS}
 _TOP_KEYS = frozenset({CWT_ISS, CWT_EXP, CWT_IAT, CWT_CTI, SSC_CLAIM})
-_SSC_KEYS = frozenset({K_PROFILE, K_HOLDER, K_IDS, K_PERMIT, K_INSURANCE, K_CARD})
+_SSC_ECARD_KEYS = frozenset({K_PROFILE, K_HOLDER, K_IDS, K_PERMIT, K_INSURANCE, K_CARD, K_DEVICE_KEY})
 _MIN_DAYS, _MAX_DAYS = days(EARLIEST_DATE), days(LATEST_DATE)
 _MAX_TEXT = 128
 
@@ -208,7 +252,7 @@ def _fields(m: Any, table: tuple, path: str, allowed: frozenset, chip: bool) -> 
     for key, name, kind, required_qr, required_chip in table:
         value = m.get(key)
         if type(value) is not kind:
-            value = _get(m, key, kind, path, required_chip if chip else required_qr)
+            value = _get(m, key, kind, path, (required_chip if chip else required_qr) and key in allowed)
         elif kind is str and len(value) > _MAX_TEXT:
             raise ClaimsError(Reason.CLAIMS_VALUE, f"{path}.{name} is longer than {_MAX_TEXT} characters")
         out[name] = value
@@ -246,6 +290,11 @@ def _month(value: Any, kind: InsuranceType) -> dt.date:
 def _insurance(value: Any, profile: Profile) -> list[dict]:
     if value is None:
         raise ClaimsError(Reason.CLAIMS_MISSING, "insurance is missing")
+    if profile is Profile.ECARD:  # the medical entry alone, in the QR shape (spec §12.2)
+        if type(value) is not list:
+            raise ClaimsError(Reason.CLAIMS_TYPE, "insurance must be the medical entry [status, paid_through?]")
+        medical = _insurance([[0]] + [value] + [[0]] * 3, Profile.QR)[1]
+        return [medical]
     if type(value) is not list or len(value) != 5:
         raise ClaimsError(Reason.CLAIMS_TYPE, "insurance must be an array of 5 entries")
     most = 3 if profile is Profile.CHIP else 2
@@ -273,7 +322,7 @@ def _insurance(value: Any, profile: Profile) -> list[dict]:
 
 def _credential_dict(ssc: dict, profile: Profile, iss: str) -> dict:
     chip = profile is Profile.CHIP
-    keys = _KEYS if chip else _QR_KEYS
+    keys = _PROFILE_KEYS[profile]
     holder = _fields(ssc.get(K_HOLDER), _HOLDER_FIELDS, "holder", keys[K_HOLDER], chip)
     ids = _fields(ssc.get(K_IDS), _IDS_FIELDS, "identifiers", keys[K_IDS], chip)
     permit = _fields(ssc.get(K_PERMIT), _PERMIT_FIELDS, "permit", keys[K_PERMIT], chip)
@@ -291,6 +340,8 @@ def _credential_dict(ssc: dict, profile: Profile, iss: str) -> dict:
     permit["category"] = _member(PermitCategory, permit["category"], "permit.category")
     permit["status"] = _member(PermitStatus, permit["status"], "permit.status")
     card["kind"] = _member(CardKind, card["kind"], "card.kind")
+    if profile is Profile.ECARD and card["kind"] is not CardKind.ELECTRONIC:
+        raise ClaimsError(Reason.CLAIMS_VALUE, "an e-card credential must be of card kind 2 (electronic)")
     holder["birth_date"] = _day(holder["birth_date"], "holder.birth_date")
     permit["valid_from"] = _day(permit["valid_from"], "permit.valid_from")
     permit["valid_until"] = _day(permit["valid_until"], "permit.valid_until")
@@ -314,12 +365,13 @@ def _construct(data: dict) -> Credential:
 class Claims:
     """A decoded claim set: the CWT claims and the credential they carry."""
 
-    __slots__ = ("iss", "iat", "exp", "cti", "profile", "data", "_credential")
+    __slots__ = ("iss", "iat", "exp", "cti", "profile", "data", "_credential", "device_key")
 
     def __init__(self, iss: str, iat: int, exp: int, cti: bytes | None, profile: Profile, data: dict,
-                 credential: Credential | None = None):
+                 credential: Credential | None = None, device_key: ec.EllipticCurvePublicKey | None = None):
         self.iss, self.iat, self.exp, self.cti, self.profile, self.data = iss, iat, exp, cti, profile, data
         self._credential = credential
+        self.device_key = device_key  # the phone key an e-card credential binds (spec §12.2)
 
     @property
     def serial(self) -> int:
@@ -337,29 +389,42 @@ class Claims:
 
 
 def decode_claims(payload: bytes, *, issuer_code: str | None = None, validate: bool = False,
-                  deterministic: bool = False) -> Claims:
+                  deterministic: bool = False, profiles: frozenset[Profile] = STANDALONE_PROFILES) -> Claims:
     """Decode a claim set; a ClaimsError (or, with `validate`, a SchemaError) says what is wrong.
 
-    `issuer_code` is the issuing centre named by the signer certificate: the QR profile
-    takes the centre from it, the chip profile's `iss` must equal it.
+    `issuer_code` is the issuing centre named by the signer certificate: the QR and e-card
+    profiles take the centre from it, the chip profile's `iss` must equal it. `profiles` are
+    the profiles the caller accepts: a credential verified on its own is never an e-card
+    credential, which is accepted only inside a presentation (crypto.ecard_verify).
     """
     top = _map(cbor.loads(payload, max_size=MAX_PAYLOAD_BYTES, what="claims", deterministic=deterministic),
                "claims", _TOP_KEYS)
     iat, exp = _get(top, CWT_IAT, int, "claims"), _get(top, CWT_EXP, int, "claims")
-    ssc = _map(_get(top, SSC_CLAIM, dict, "claims"), "sscard", _SSC_KEYS)
+    ssc = _map(_get(top, SSC_CLAIM, dict, "claims"), "sscard", _SSC_ECARD_KEYS)
     profile = Profile._value2member_map_.get(_get(ssc, K_PROFILE, int, "sscard"))
-    if profile is None:
-        raise ClaimsError(Reason.CLAIMS_VALUE, "unknown profile number")
+    if profile is None or profile not in profiles:
+        if profile is Profile.ECARD:
+            raise ClaimsError(Reason.CLAIMS_VALUE, "profile 3 is an e-card credential: it is valid only in an "
+                                                   "e-card presentation (SSC1E:) signed by the holder's phone")
+        expected = "profile 3 (e-card)" if profiles == {Profile.ECARD} else "a known profile number"
+        raise ClaimsError(Reason.CLAIMS_VALUE, f"profile {ssc.get(K_PROFILE)!r} is not {expected}")
+    if K_DEVICE_KEY in ssc and profile is not Profile.ECARD:
+        raise ClaimsError(Reason.CLAIMS_UNKNOWN_KEY, "sscard key 7 (device key) belongs to the e-card profile only")
     iss = _get(top, CWT_ISS, str, "claims", profile is Profile.CHIP)
     cti = _get(top, CWT_CTI, bytes, "claims", False)
-    if profile is Profile.QR and (iss is not None or cti is not None):
-        raise ClaimsError(Reason.CLAIMS_UNKNOWN_KEY, "the QR profile carries neither iss nor cti")
+    if profile is not Profile.CHIP and (iss is not None or cti is not None):
+        raise ClaimsError(Reason.CLAIMS_UNKNOWN_KEY, f"the {profile.name} profile carries neither iss nor cti")
     if iss is None:
         if issuer_code is None:
             raise ClaimsError(Reason.CLAIMS_MISSING, "the issuing centre is unknown: pass the signer's issuer code")
         iss = issuer_code
     elif issuer_code is not None and iss != issuer_code:
         raise ClaimsError(Reason.CLAIMS_VALUE, f"iss {iss!r} is not the signer's issuing centre {issuer_code!r}")
+    device_key = None
+    if profile is Profile.ECARD:
+        if K_DEVICE_KEY not in ssc:
+            raise ClaimsError(Reason.CLAIMS_MISSING, "an e-card credential binds a device key (sscard key 7)")
+        device_key = load_device_key(ssc[K_DEVICE_KEY])
     data = _credential_dict(ssc, profile, iss)
-    credential = parse_credential(data) if validate else None
-    return Claims(iss, iat, exp, cti, profile, data, credential)
+    credential = parse_credential(data) if validate and profile is not Profile.ECARD else None
+    return Claims(iss, iat, exp, cti, profile, data, credential, device_key)

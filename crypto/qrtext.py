@@ -33,8 +33,11 @@ def encode_qr_text(cose_bytes: bytes) -> str:
     return PREFIX + base45.encode(cose_bytes)
 
 
-def decode_qr_text(text: str) -> bytes:
-    """The COSE bytes in a scanned QR text, or a :class:`QrTextError` saying what is wrong."""
+def decode_qr_text(text: str, prefix: str = PREFIX) -> bytes:
+    """The COSE bytes in a scanned QR text, or a :class:`QrTextError` saying what is wrong.
+
+    `prefix` is the context identifier the text must start with: ``SSC1:`` for a credential,
+    ``SSC1E:`` for an e-card presentation (spec §12); the rules after it are the same."""
     if not isinstance(text, str):
         raise QrTextError(Reason.QR_CHARACTER, f"expected text, got {type(text).__name__}")
     # Scanners end a scan with CR, LF or CRLF: that is framing, not content.
@@ -44,34 +47,34 @@ def decode_qr_text(text: str) -> bytes:
     if len(text) > MAX_TEXT_LENGTH:
         raise QrTextError(Reason.QR_TOO_LONG,
                           f"the text is {len(text)} characters; no QR code holds more than {MAX_TEXT_LENGTH}")
-    if not text.startswith(PREFIX):
-        raise _prefix_error(text)
-    body = text[len(PREFIX):]
+    if not text.startswith(prefix):
+        raise _prefix_error(text, prefix)
+    body = text[len(prefix):]
     if not body:
-        raise QrTextError(Reason.QR_EMPTY, "the text has the SSC1: prefix but no content after it")
+        raise QrTextError(Reason.QR_EMPTY, f"the text has the {prefix} prefix but no content after it")
     try:
         return base45.decode(body)
     except QrTextError as exc:
         if exc.reason is Reason.QR_CHARACTER:  # name the likely cause before the raw character
-            _diagnose(body)
+            _diagnose(body, len(prefix))
         raise
 
 
-def _diagnose(body: str) -> None:
+def _diagnose(body: str, offset: int) -> None:
     ws = _WHITESPACE.search(body)
     if ws:
         raise QrTextError(Reason.QR_WHITESPACE,
                           f"the text has a whitespace character ({ws.group()!r}) at position "
-                          f"{ws.start() + len(PREFIX)}: the scan was split or edited")
+                          f"{ws.start() + offset}: the scan was split or edited")
     if body.isascii() and body != body.upper():
         raise QrTextError(Reason.QR_LOWERCASE,
                           "the text has lowercase letters: the scanner changed the case "
                           "(check its caps-lock or keyboard-layout setting)")
 
 
-def _prefix_error(text: str) -> QrTextError:
-    upper = text[:5].upper()
-    if upper == PREFIX:
+def _prefix_error(text: str, expected: str = PREFIX) -> QrTextError:
+    upper = text[:len(expected)].upper()
+    if upper == expected:
         return QrTextError(Reason.QR_LOWERCASE,
                            "the prefix is in lowercase: the scanner changed the case "
                            "(check its caps-lock or keyboard-layout setting)")
@@ -81,6 +84,7 @@ def _prefix_error(text: str) -> QrTextError:
     match = _PREFIX_LIKE.match(text)
     if match:
         return QrTextError(Reason.QR_PREFIX,
-                           f"the QR code has prefix {match.group(1)!r}:, not SSC1: — it is not a "
+                           f"the QR code has prefix {match.group(1)!r}:, not {expected} — it is not a "
                            "social security card credential, or a newer format this terminal does not know")
-    return QrTextError(Reason.QR_PREFIX, "the QR code does not start with SSC1: — it is not a social security card credential")
+    return QrTextError(Reason.QR_PREFIX,
+                       f"the QR code does not start with {expected} — it is not a social security card credential")

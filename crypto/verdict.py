@@ -24,7 +24,7 @@ class Status(str, enum.Enum):
 
 
 class Check(str, enum.Enum):
-    """The checks, in the order they run. Later layers add chip, freshness and policy."""
+    """The checks, in the order they run. Later layers add chip, device, freshness and policy."""
 
     FORMAT = "format"
     ALGORITHM = "algorithm"
@@ -36,6 +36,7 @@ class Check(str, enum.Enum):
     REVOCATION = "revocation"
     CHIP_DATA = "chip_data"
     CHIP_GENUINE = "chip_genuine"
+    DEVICE_AUTH = "device_auth"  # e-card: the phone's signature with the key the issuer bound (spec §12)
     FRESHNESS = "freshness"
     SITE_POLICY = "site_policy"
 

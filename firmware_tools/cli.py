@@ -389,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     from firmware_tools import cli_perso
     cli_perso.add_dump_options(p)
     cli_perso.add_commands(sub, card_options)
+    from firmware_tools.wallet.cli import add_wallet_commands
+    add_wallet_commands(sub, COMMANDS)
 
     vcard = sub.add_parser("vcard", help="the virtual (reference) card in the vpcd reader",
                            description="Run the reference card in the virtual reader.")

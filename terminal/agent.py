@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from terminal.config import TerminalPaths, terminal_id
+from terminal.ecard import PresentationStore
 from terminal.eventlog import EventLog, Forwarder
 from terminal.inputs import ScannerInput, WedgeInput
 from terminal.policy import SitePolicy
@@ -49,7 +50,9 @@ class Agent:
         self.events = EventLog(paths.events, terminal_id=terminal_id())
         self.trust = TrustCache(TrustState(paths.trust_folder, paths.pinned_root),
                                 fallback=paths.issuer_trust_list, fixed=options.trust_list)
-        self.verifier = Verifier(policy, self.trust.store, events=self.events, clock=clock)
+        self.presentations = PresentationStore(paths.events, clock=clock)  # e-card replay cache, challenges
+        self.verifier = Verifier(policy, self.trust.store, events=self.events, clock=clock,
+                                 presentations=self.presentations)
         self.hub = ResultHub()
         self.verifier.subscribe(lambda result: self.hub.publish(result.to_public()))
         self.server = PageServer(create_app(self.hub, self.status), options.port)
@@ -120,3 +123,4 @@ class Agent:
         for thread in (*self.scanners, *([self.watcher] if self.watcher else [])):
             thread.join(timeout=3)
         self.events.close()
+        self.presentations.close()

@@ -16,11 +16,14 @@ from crypto.schema import InsuranceType
 QR_PHOTO_NOTE = ("A QR code carries no photo: compare the person with the photo printed on the card, "
                  "or insert the card to read its chip.")
 QR_PHOTO_NOTE_ZH = "二维码不含照片：请与卡面照片比对，或插卡读取芯片照片。"
+ECARD_PHOTO_NOTE = ("An e-card QR carries no photo: compare the person with the photo in their passport "
+                    "or on their card.")
+ECARD_PHOTO_NOTE_ZH = "电子社保卡二维码不含照片：请与护照或社保卡上的照片比对。"
 
 
 @dataclass(frozen=True)
 class CardData:
-    kind: str                          # "qr" or "chip"
+    kind: str                          # "qr", "chip" or "ecard"
     holder: dict | None = None
     identifiers: dict | None = None
     permit: dict | None = None
@@ -46,5 +49,7 @@ class CardData:
                     "base64": base64.b64encode(self.photo).decode("ascii")}
         if self.kind == "qr":
             return {"available": False, "note": QR_PHOTO_NOTE, "note_zh": QR_PHOTO_NOTE_ZH}
+        if self.kind == "ecard":
+            return {"available": False, "note": ECARD_PHOTO_NOTE, "note_zh": ECARD_PHOTO_NOTE_ZH}
         return {"available": False, "note": "the photo was not read from the chip",
                 "note_zh": "未从芯片读取照片。"}

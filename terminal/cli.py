@@ -16,8 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from crypto import Outcome, SscError, TrustStore, verify_credential
+from crypto import Outcome, SscError, TrustStore
 from crypto.keys import load_certificate
+from crypto.ecard import is_presentation
+from terminal.cli_ecard import _verdict_without_site, add_ecard_commands
 from terminal.config import TerminalPaths, forward_url, terminal_id
 from terminal.present import result_lines, verdict_lines
 from terminal.qr_image import QrImageError, read_qr_file
@@ -63,10 +65,12 @@ def _error(message: str) -> int:
 
 
 def _verifier(policy, trust):
+    from terminal.ecard import PresentationStore
     from terminal.eventlog import EventLog
     from terminal.verifier import Verifier
 
-    return Verifier(policy, trust.store, events=EventLog(paths().events, terminal_id=terminal_id()))
+    return Verifier(policy, trust.store, events=EventLog(paths().events, terminal_id=terminal_id()),
+                    presentations=PresentationStore(paths().events))
 
 
 def _print_result(result, as_json: bool) -> int:
@@ -87,7 +91,7 @@ def _verify_qr(args: argparse.Namespace) -> int:
     text = args.input
     if text == "-":
         text = sys.stdin.readline()
-    elif not text.startswith("SSC1:") and Path(text).exists():
+    elif not text.startswith("SSC1:") and not is_presentation(text) and Path(text).exists():
         try:
             read = read_qr_file(Path(text))
         except QrImageError as exc:
@@ -98,7 +102,7 @@ def _verify_qr(args: argparse.Namespace) -> int:
         store = _trust(args).store()
     except (OSError, SscError) as exc:
         return _error(f"cannot load the trust list: {getattr(exc, 'message', exc)}")
-    verdict = verify_credential(text, store, now=int(time.time()))
+    verdict = _verdict_without_site(text, store)
     if args.json:
         out = verdict.to_dict() | {"source": source}
         if verdict.claims is not None and verdict.valid:
@@ -123,7 +127,7 @@ def _verify_qr_at_site(args: argparse.Namespace, policy) -> int:
                                             "standard input")
         else:
             result = verifier.verify_qr_text(text, "standard input")
-    elif not args.input.startswith("SSC1:") and Path(args.input).exists():
+    elif not args.input.startswith("SSC1:") and not is_presentation(args.input) and Path(args.input).exists():
         result = verify_image(verifier, Path(args.input))
     else:
         result = verifier.verify_qr_text(args.input, "QR text")
@@ -291,3 +295,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+    add_ecard_commands(sub, trust_options)

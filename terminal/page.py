@@ -89,7 +89,7 @@ function describe(key, v) {
     case "medical_insurance":
       return (v.in_force ? "in force 有效" : "NOT in force 无效") + " — " + (STATUS[v.status] || v.status) +
              (v.paid_through ? ", paid through " + v.paid_through + " 缴费至" + v.paid_through : "");
-    case "employer": return v.name + " (" + v.uscc + ")";
+    case "employer": return v.name + (v.uscc ? " (" + v.uscc + ")" : "");
     case "permit_validity": return (STATUS[v.status] || v.status) + ", " + v.valid_from + " – " + v.valid_until;
     default: return String(v);
   }

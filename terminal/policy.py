@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from crypto.ecard import Purpose
+from crypto.ecard_verify import DEFAULT_DEVICE_LEEWAY, DEFAULT_WINDOW, FreshnessRules
 from crypto.verdict import Check, CheckResult, Status, Verdict
 from terminal.card_data import CardData
 from terminal.reasons import TerminalReason as R
@@ -52,9 +54,14 @@ class Field(str, enum.Enum):
 
 
 NEVER_LOGGED = {Field.PHOTO}  # a log is not a photo archive
-SOURCES = ("qr", "chip")
+SOURCES = ("qr", "chip", "ecard")  # the card's printed QR, its chip, the e-card app's QR (spec §12)
 _KEYS = {"site", "title", "description", "requirements", "insurance_grace_months", "shown_fields", "logged_fields",
-         "accepted_sources", "revocation_max_age_hours", "clock_leeway_seconds"}
+         "accepted_sources", "revocation_max_age_hours", "clock_leeway_seconds", "ecard_purposes",
+         "ecard_window_seconds", "ecard_clock_leeway_seconds", "ecard_challenge_required",
+         "ecard_challenge_seconds"}
+# The e-card purposes a site accepts unless its policy says (spec §12.3): "any", and the one
+# that matches what it checks.
+_PURPOSE_FOR = {Requirement.MEDICAL_INSURANCE_IN_FORCE: Purpose.MEDICAL, Requirement.WORK_PERMIT_VALID: Purpose.PERMIT}
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,16 @@ class SitePolicy:
     insurance_grace_months: int = 1  # paid through the current month or this many before it
     accepted_sources: tuple[str, ...] = SOURCES
     description: str = ""
+    ecard_purposes: tuple[Purpose, ...] = (Purpose.ANY,)
+    ecard_window: int = DEFAULT_WINDOW          # seconds an e-card presentation stays good
+    ecard_leeway: int = DEFAULT_DEVICE_LEEWAY   # seconds between the phone's clock and this terminal's
+    ecard_challenge_required: bool = False      # this terminal's clock is not trusted
+    ecard_challenge_seconds: int = 120          # how long a challenge shown here may be answered
+
+    def freshness_rules(self) -> FreshnessRules:
+        return FreshnessRules(window=self.ecard_window, leeway=self.ecard_leeway,
+                              purposes=frozenset(self.ecard_purposes),
+                              challenge_required=self.ecard_challenge_required)
 
     @classmethod
     def from_dict(cls, data: dict, origin: str = "policy") -> SitePolicy:
@@ -99,17 +116,33 @@ class SitePolicy:
         numbers = {}
         for key, low, high, default in (("revocation_max_age_hours", 1, 24 * 90, None),
                                         ("clock_leeway_seconds", 0, 3600, 300),
-                                        ("insurance_grace_months", 0, 12, 1)):
+                                        ("insurance_grace_months", 0, 12, 1),
+                                        ("ecard_window_seconds", 10, 600, DEFAULT_WINDOW),
+                                        ("ecard_clock_leeway_seconds", 0, 600, DEFAULT_DEVICE_LEEWAY),
+                                        ("ecard_challenge_seconds", 10, 3600, 120)):
             value = data.get(key, default)
             if type(value) is not int or not low <= value <= high:
                 raise PolicyError(f"{origin}: '{key}' must be an integer {low}-{high}")
             numbers[key] = value
+        default_purposes = ["any", *(_PURPOSE_FOR[r].name.lower() for r in requirements if r in _PURPOSE_FOR)]
+        purposes = data.get("ecard_purposes", default_purposes)
+        if not isinstance(purposes, list) or not purposes or \
+                not all(isinstance(p, str) and p.upper() in Purpose.__members__ for p in purposes):
+            raise PolicyError(f"{origin}: 'ecard_purposes' must be a non-empty list of "
+                              f"{[p.name.lower() for p in Purpose]}")
+        challenge_required = data.get("ecard_challenge_required", False)
+        if type(challenge_required) is not bool:
+            raise PolicyError(f"{origin}: 'ecard_challenge_required' must be true or false")
         return cls(site=site, title_en=str(title.get("en", site)), title_zh=str(title.get("zh", site)),
                    requirements=requirements, shown_fields=shown, logged_fields=logged,
                    revocation_max_age=numbers["revocation_max_age_hours"] * 3600,
                    clock_leeway=numbers["clock_leeway_seconds"],
                    insurance_grace_months=numbers["insurance_grace_months"],
-                   accepted_sources=sources, description=str(data.get("description", "")))
+                   accepted_sources=sources, description=str(data.get("description", "")),
+                   ecard_purposes=tuple(dict.fromkeys(Purpose[p.upper()] for p in purposes)),
+                   ecard_window=numbers["ecard_window_seconds"], ecard_leeway=numbers["ecard_clock_leeway_seconds"],
+                   ecard_challenge_required=challenge_required,
+                   ecard_challenge_seconds=numbers["ecard_challenge_seconds"])
 
     def to_dict(self) -> dict:
         return {"site": self.site, "title": {"en": self.title_en, "zh": self.title_zh},
@@ -118,7 +151,11 @@ class SitePolicy:
                 "logged_fields": [f.value for f in self.logged_fields],
                 "revocation_max_age_hours": self.revocation_max_age // 3600,
                 "clock_leeway_seconds": self.clock_leeway, "insurance_grace_months": self.insurance_grace_months,
-                "accepted_sources": list(self.accepted_sources)}
+                "accepted_sources": list(self.accepted_sources),
+                "ecard_purposes": [p.name.lower() for p in self.ecard_purposes],
+                "ecard_window_seconds": self.ecard_window, "ecard_clock_leeway_seconds": self.ecard_leeway,
+                "ecard_challenge_required": self.ecard_challenge_required,
+                "ecard_challenge_seconds": self.ecard_challenge_seconds}
 
 
 def _members(kind: type[enum.Enum], values: object, origin: str, key: str) -> tuple:
@@ -263,7 +300,7 @@ def _field(field: Field, data: CardData, now: int, policy: SitePolicy):
             return data.identifiers and data.identifiers["work_permit_number"]
         case Field.PERMIT_CATEGORY:
             return permit and permit["category"].name
-        case Field.EMPLOYER:
+        case Field.EMPLOYER:  # an e-card leaves the USCC out (spec §12.2): uscc is None then
             return permit and {"name": permit["employer"]["name"], "uscc": permit["employer"]["uscc"]}
         case Field.POSITION:
             return permit and permit["position"]

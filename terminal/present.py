@@ -43,7 +43,7 @@ def field_text(key: str, value) -> str:
         state = "in force" if value["in_force"] else "NOT in force"
         return f"{state} ({value['status']}, paid through {value['paid_through'] or '-'})"
     if key == "employer":
-        return f"{value['name']} ({value['uscc']})"
+        return f"{value['name']} ({value['uscc']})" if value.get("uscc") else value["name"]
     if key == "permit_validity":
         return f"{value['status']}, {value['valid_from']} .. {value['valid_until']}"
     return str(value)

@@ -80,6 +80,23 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
                                 "信任列表中的注销数据格式错误，继续使用原列表。"),
     "TL_DELTA_CHAIN": ("The revocation update does not follow the data held; a full list is needed.",
                        "注销数据增量与现有数据不衔接，需要下载完整列表。"),
+    # e-card presentations (spec §12)
+    "ECARD_FORMAT": ("The e-card code is damaged or not an e-card code.", "电子社保卡二维码已损坏或格式不符。"),
+    "ECARD_DEVICE_SIGNATURE": ("The e-card code was not made by the phone the e-card was issued to: a copy. "
+                               "Do not accept it.", "该二维码不是由电子社保卡绑定的手机生成的（复制品），请勿受理。"),
+    "ECARD_PURPOSE": ("The holder opened the e-card for another kind of counter. Ask them to show it for this one.",
+                      "持卡人出示的电子社保卡用途与本窗口不符，请按本窗口用途重新出示。"),
+    "ECARD_STALE": ("The e-card code is too old: a screenshot, or the phone's clock is wrong. Ask for the live code.",
+                    "电子社保卡二维码已过时（截图，或手机时间不准），请出示实时二维码。"),
+    "ECARD_FUTURE": ("The e-card code is dated in the future. Check the phone's and this terminal's clocks.",
+                     "电子社保卡二维码时间在未来，请检查手机和本终端的时钟。"),
+    "ECARD_REPLAYED": ("This e-card code was already used here: a copy. Ask the holder to show the live code again.",
+                       "该电子社保卡二维码已在本终端使用过（复制品），请持卡人重新出示实时二维码。"),
+    "ECARD_CHALLENGE_REQUIRED": ("This terminal needs a challenge: show the holder a challenge code to answer.",
+                                 "本终端需要挑战码：请向持卡人出示挑战码，由其手机应答。"),
+    "ECARD_CHALLENGE_UNKNOWN": ("The e-card answers a challenge this terminal did not show, or one already used.",
+                                "该电子社保卡应答的挑战码不是本终端出示的，或已被使用。"),
+    "ECARD_CHALLENGE_EXPIRED": ("The challenge has expired. Show a new challenge.", "挑战码已过期，请出示新的挑战码。"),
     # keys (issuer side; listed so that every code has a text)
     "KEY_FILE": ("A key file is missing or unreadable.", "密钥文件缺失或无法读取。"),
     "KEY_PASSPHRASE": ("A key's passphrase is wrong.", "密钥口令错误。"),

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crypto import verify_credential
+from crypto.ecard import is_presentation
+from crypto.ecard_verify import MemoryReplayGuard, verify_presentation
 from crypto.reasons import Reason
 from crypto.verdict import CREDENTIAL_CHECKS, NOT_CHECKED, Check, CheckResult, Status, Verdict
 from terminal.card_data import CardData
@@ -34,7 +36,7 @@ class TerminalResult:
 
     verdict: Verdict | None
     site: str
-    kind: str                    # "qr" or "chip"
+    kind: str                    # "qr", "chip" or "ecard"
     source: str                  # how it was read, e.g. "serial scanner", "image, decoded by zxing-cpp"
     shown: dict                  # policy-allowed fields for the counter
     logged: dict                 # policy-allowed fields for the event log
@@ -103,14 +105,18 @@ class Verifier:
 
     `store` is a callable returning the current TrustStore (the agent's TrustCache picks
     up a list `ssc-terminal sync` swapped in), `clock` gives epoch seconds.
+    `presentations` remembers accepted e-card presentations and open challenges
+    (terminal.ecard.PresentationStore); without it, a replay guard in memory is used
+    and no challenge is known.
     """
 
     def __init__(self, policy: SitePolicy, store: Callable, *, events: EventLog | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, presentations=None) -> None:
         self.policy = policy
         self._store = store
         self.events = events
         self.clock = clock
+        self.presentations = presentations
         self._listeners: list[Callable[[TerminalResult], None]] = []
 
     def store(self):
@@ -123,6 +129,8 @@ class Verifier:
     # -- inputs -------------------------------------------------------------------------
 
     def verify_qr_text(self, text: str, source: str) -> TerminalResult:
+        if is_presentation(text):
+            return self.verify_ecard(text, source)
         now = int(self.clock())
         started = time.perf_counter()
         try:
@@ -135,6 +143,34 @@ class Verifier:
         if verdict.claims is not None and _passed(verdict, Check.SIGNATURE):
             data = CardData.from_claims(verdict.claims, "qr")
         return self.finish(verdict, data, "qr", source, now,
+                           timings={"verify_ms": round((time.perf_counter() - started) * 1000, 3)})
+
+    def verify_ecard(self, text: str, source: str) -> TerminalResult:
+        """An e-card presentation (spec §12): the credential's checks, the phone's signature,
+        freshness (time window or this terminal's challenge) and replay, then the site policy."""
+        now = int(self.clock())
+        started = time.perf_counter()
+        try:
+            store = self._store()
+        except Exception as exc:
+            verdict = no_trust_verdict(exc)
+            return self.finish(verdict.with_checks(NOT_CHECKED[Check.DEVICE_AUTH], NOT_CHECKED[Check.FRESHNESS]),
+                               None, "ecard", source, now)
+        if self.presentations is None:
+            self.presentations = MemoryReplayGuard()
+        book = self.presentations if hasattr(self.presentations, "redeem") else None
+        verdict = verify_presentation(text, store, now=now, replay=self.presentations,
+                                      rules=self.policy.freshness_rules(), challenges=book,
+                                      leeway=self.policy.clock_leeway,
+                                      revocation_max_age=self.policy.revocation_max_age)
+        data = None
+        if verdict.claims is not None and _passed(verdict, Check.SIGNATURE):
+            data = CardData.from_claims(verdict.claims, "ecard")
+        info = verdict.extra.get("presentation")
+        if info is not None:
+            mode = "answering this terminal's challenge" if info["mode"] == "challenge" else f"made {info['age']} s ago"
+            source = f"{source}, e-card ({mode}, purpose {info['purpose']})"
+        return self.finish(verdict, data, "ecard", source, now,
                            timings={"verify_ms": round((time.perf_counter() - started) * 1000, 3)})
 
     def input_failure(self, reason: TerminalReason, message: str, source: str, kind: str = "qr",

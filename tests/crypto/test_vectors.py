@@ -35,6 +35,8 @@ KNOWN_DEVIATIONS: dict[str, str] = {}
 
 # Codes a credential or trust-list vector cannot produce, and why (spec §8).
 NOT_IN_VERDICTS = {
+    **{r: "e-card presentations (spec §12): tests/vectors/ecard.json, checked by tests/ecard/test_vectors.py"
+       for r in Reason if r.value.startswith("ECARD_")},
     **{r: "chip reads (spec §10.3): tests/firmware_tools/test_reader.py" for r in (
         Reason.CHIP_FILE_MALFORMED, Reason.CHIP_DIGEST_MISMATCH, Reason.CHIP_NOT_GENUINE,
         Reason.CHIP_NOT_ISSUED, Reason.CHIP_TERMINATED)},
