@@ -165,6 +165,11 @@ def _sync(args: argparse.Namespace) -> int:
     age = human_age(int(time.time()) - result.issued_at)
     print(f"{result.status}: trust list version {result.version}, issued {age} ago"
           + (f" (was {result.previous_version})" if result.status == "updated" and result.previous_version else ""))
+    if result.path == "delta":
+        print(f"  path: deltas ({result.deltas} applied), {result.bytes_fetched:,} bytes fetched")
+    else:
+        print(f"  path: full list, {result.bytes_fetched:,} bytes fetched"
+              + (f" (deltas not used: {result.fallback})" if result.fallback else ""))
     return 0
 
 
@@ -189,7 +194,15 @@ def _status(args: argparse.Namespace) -> int:
     nxt = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(info["next_update"]))
     print(f"trust list: version {info['version']}, issued {issued}, {info['age']} old; next update due {nxt}"
           + (" (PAST)" if info["past_next_update"] else ""))
-    print(f"  {info['issuers']} issuer certificate(s), {info['revoked']} revoked serial(s); from {info.get('source', '?')}")
+    print(f"  {info['issuers']} issuer certificate(s), {info['revoked']} revoked serial(s), revocation format "
+          f"{info['revocation_format']}"
+          + (f", {info['deltas_applied']} delta(s) applied" if info.get("deltas_applied") else "")
+          + f"; from {info.get('source', '?')}")
+    for entry in info.get("revocation", []):
+        universe = f" among serials [{entry['universe'][0]}, {entry['universe'][1]})" if "universe" in entry else ""
+        print(f"  {entry['issuer']}: format {entry['format']}, {entry['revoked']} revoked{universe}")
+    if info.get("problem"):
+        print(f"  warning: {info['problem']}")
     if "stale_for_site" in info:
         print(f"  site {policy.site}: revocation data may be {policy.revocation_max_age // 3600} h old: "
               + ("STALE - verdicts are INDETERMINATE until the next sync" if info["stale_for_site"] else "current"))
@@ -256,8 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     trust_options(rc)
     rc.set_defaults(func=_read_card)
 
-    sy = sub.add_parser("sync", help="fetch the trust list (URL or folder), verify it, install it")
-    sy.add_argument("source", help="https://issuer/trust-list, or a folder (USB stick) holding trustlist.cose")
+    sy = sub.add_parser("sync", help="fetch the revocation deltas or the trust list (URL or folder), verify, install")
+    sy.add_argument("source", help="https://issuer/trust-list, https://mirror/.../trust-list.cose, or a folder "
+                    "(USB stick) that `ssc-issuer publish` wrote")
     sy.add_argument("--root", default=str(p.pinned_root), help="pinned root CA certificate (default: %(default)s)")
     sy.add_argument("--timeout", type=float, default=20.0)
     sy.set_defaults(func=_sync)

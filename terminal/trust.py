@@ -1,12 +1,21 @@
-"""Trust-list sync (issue 6 item 4; docs/spec.md §6.5): fetch the trust list when online,
-verify it against the pinned root, refuse rollback, swap it in atomically, keep the last
-good one, and say how old it is.
+"""Trust-list sync (issue 6 item 4; docs/spec.md §6.5, §11.4): fetch the trust list when
+online, verify it against the pinned root, refuse rollback, swap it in atomically, keep the
+last good one, and say how old it is.
 
-On disk (``<home>/trust/``): ``trustlist.cose``, the last good list, exactly the bytes
-the issuer signed; ``trustlist.json``, where it came from, its ETag and when it was
-fetched. A refused or failed download leaves both untouched. The swap is write to a
-temporary file, fsync, rename over the old one, fsync the folder: a crash at any moment
-leaves either the old list or the new one, never a mix.
+A terminal that holds a list first asks the source for the revocation deltas from its
+version (:mod:`terminal.trust_deltas`) and applies them in order; any gap, missing or
+refused delta, or a chain that stops short of the source's latest version, and it fetches
+the full list instead (§11.4 "catching up and falling back").
+
+On disk (``<home>/trust/``): ``trustlist.cose``, the last full list installed, exactly the
+bytes the issuer signed; ``trustlist-deltas.cbor``, the signed deltas applied to it since,
+in order, re-verified and re-applied whenever the list is loaded; ``trustlist.json``,
+where it came from, its ETag and when it was fetched. A refused or failed download leaves
+them untouched. Each swap is write to a temporary file, fsync, rename over the old one,
+fsync the folder: a crash at any moment leaves the old file or the new one. Applying
+deltas writes only the deltas file; installing a full list writes the list, then removes
+the deltas file — a crash in between leaves deltas made for another list, which are ignored
+(the terminal holds the new full list).
 """
 
 from __future__ import annotations
@@ -19,12 +28,18 @@ from pathlib import Path
 
 from crypto import SscError, TrustStore
 from crypto.keys import load_certificate
+from crypto.revocation import RevocationSet
+from crypto.revocation_delta import apply_revocation_deltas
 from crypto.trustlist import MAX_TRUST_LIST_BYTES, TrustList, load_trust_list
+from terminal import trust_deltas
+from terminal.trust_deltas import DELTAS_NAME, NoDeltas
 
 LIST_NAME, META_NAME = "trustlist.cose", "trustlist.json"
 # Where a published folder keeps the list: `ssc-issuer trust-list` writes trustlist.cose;
 # `ssc-issuer publish DIR` writes trust-list.cose (the latest) beside trust-list/VERSION.
 DIR_CANDIDATES = ("trust-list.cose", "trustlist.cose")
+# With this many deltas held the next sync fetches the full list: a load re-applies them all.
+MAX_HELD_DELTAS = 60
 
 
 class SyncError(Exception):
@@ -37,10 +52,14 @@ class SyncError(Exception):
 
 @dataclass(frozen=True)
 class SyncResult:
-    status: str              # "updated", "unchanged" (same bytes), "not-modified" (HTTP 304)
+    status: str              # "updated", "unchanged" (same version), "not-modified" (HTTP 304)
     version: int
     issued_at: int
     previous_version: int | None
+    path: str = "full"       # "delta": by revocation deltas; "full": the full list
+    bytes_fetched: int = 0   # bodies downloaded or read: deltas, their index and the full list
+    deltas: int = 0          # deltas applied by this sync
+    fallback: str | None = None  # why the full list was fetched although a list was held
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -80,6 +99,8 @@ class TrustState:
         self.root_path = Path(root_path)
         self.list_path = self.folder / LIST_NAME
         self.meta_path = self.folder / META_NAME
+        self.deltas_path = self.folder / DELTAS_NAME
+        self.problem: str | None = None  # kept deltas that no longer apply (the full list alone is used)
 
     def root(self):
         try:
@@ -89,12 +110,24 @@ class TrustState:
                                             f"{getattr(exc, 'message', exc)}") from None
 
     def held(self, path: Path | None = None) -> TrustList | None:
-        """The last good list (re-verified against the root), or None."""
+        """The last good list (re-verified against the root) with the deltas kept applied
+        again, or None. A `path` other than the synced list is loaded alone."""
         try:
             data = (path or self.list_path).read_bytes()
         except FileNotFoundError:
             return None
-        return load_trust_list(data, self.root())
+        root = self.root()
+        full = load_trust_list(data, root)
+        self.problem = None
+        if path is not None:
+            return full
+        try:
+            deltas = trust_deltas.read_kept(self.deltas_path, data)
+            return apply_revocation_deltas(full, deltas, root) if deltas else full
+        except (SscError, ValueError, OSError) as exc:  # only a damaged disk or another root gets here
+            self.problem = f"the deltas kept no longer apply ({getattr(exc, 'message', exc)}): using full list " \
+                           f"version {full.version} until the next sync"
+            return full
 
     def meta(self) -> dict:
         try:
@@ -116,28 +149,72 @@ class TrustState:
         except SscError:
             held = None  # a held list that no longer verifies (root changed) is replaced
         meta = self.meta()
+        fetched, fallback = 0, None
+        if held is not None and len(held.deltas) >= MAX_HELD_DELTAS:
+            fallback = f"{len(held.deltas)} deltas held: the full list replaces them"
+        elif held is not None:
+            try:
+                return self._sync_deltas(source, held, root, meta, timeout, now)
+            except NoDeltas as exc:
+                fetched, fallback = exc.bytes_fetched, exc.message
         if source.startswith(("http://", "https://")):
-            data, etag = self._fetch_url(source, meta.get("etag") if meta.get("source") == source and held else None,
-                                         timeout)
+            etag = meta.get("etag") if meta.get("source") == source and held and not held.deltas else None
+            data, etag = self._fetch_url(source, etag, timeout)
             if data is None:  # 304: what we hold is current
                 self._write_meta(dict(meta, checked_at=now))
-                return SyncResult("not-modified", held.version, held.issued_at, held.version)
+                return SyncResult("not-modified", held.version, held.issued_at, held.version, "full", fetched,
+                                  fallback=fallback)
         else:
             data, etag = self._read_dir(Path(source)), None
+        fetched += len(data)
         store = TrustStore(root, held)
         try:
             new = store.update(data)  # verifies against the root, refuses rollback
         except SscError as exc:
             raise SyncError(exc.reason.value, exc.message) from None
         previous = held.version if held else None
-        if held is not None and new.encoded == held.encoded:
+        if held is not None and new.encoded == held.encoded and not held.deltas:
             self._write_meta(dict(meta, checked_at=now, etag=etag or meta.get("etag"), source=source))
-            return SyncResult("unchanged", new.version, new.issued_at, previous)
+            return SyncResult("unchanged", new.version, new.issued_at, previous, "full", fetched, fallback=fallback)
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write(self.list_path, data)
+        self._drop_deltas()
         self._write_meta({"source": source, "etag": etag, "fetched_at": now, "checked_at": now,
-                          "version": new.version, "issued_at": new.issued_at, "next_update": new.next_update})
-        return SyncResult("updated", new.version, new.issued_at, previous)
+                          "version": new.version, "issued_at": new.issued_at, "next_update": new.next_update,
+                          "full_version": new.version})
+        status = "unchanged" if previous == new.version else "updated"  # same version: reached by deltas before
+        return SyncResult(status, new.version, new.issued_at, previous, "full", fetched, fallback=fallback)
+
+    def _sync_deltas(self, source: str, held: TrustList, root, meta: dict, timeout: float, now: int) -> SyncResult:
+        """Bring `held` to the source's latest version by deltas; NoDeltas when it cannot."""
+        offer = trust_deltas.offer(source, held.version, timeout)
+        try:
+            new = apply_revocation_deltas(held, offer.chain, root)
+        except SscError as exc:
+            raise NoDeltas(f"{exc.reason.value}: {exc.message}", offer.bytes_fetched) from None
+        if new.version != offer.latest:
+            raise NoDeltas(f"the deltas end at version {new.version}, the source's latest is {offer.latest}",
+                           offer.bytes_fetched)
+        if not offer.chain:
+            self._write_meta(dict(meta, checked_at=now))
+            return SyncResult("unchanged", new.version, new.issued_at, held.version, "delta", offer.bytes_fetched)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.deltas_path, trust_deltas.encode_kept(new.encoded, new.deltas))
+        self._write_meta(dict(meta, source=source, etag=None, fetched_at=now, checked_at=now, version=new.version,
+                              issued_at=new.issued_at, next_update=new.next_update))
+        return SyncResult("updated", new.version, new.issued_at, held.version, "delta", offer.bytes_fetched,
+                          len(offer.chain))
+
+    def _drop_deltas(self) -> None:
+        try:
+            self.deltas_path.unlink()
+        except FileNotFoundError:
+            return
+        dir_fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     def _write_meta(self, meta: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -196,9 +273,16 @@ class TrustState:
             out.update(held=False, problem="no trust list yet: run `ssc-terminal sync URL|DIR`")
             return out
         age = held.age(now)
+        revocation = [{"issuer": code, "format": 2 if isinstance(entry, RevocationSet) else 1, "revoked": len(entry)}
+                      | ({"universe": [entry.base, entry.end]} if isinstance(entry, RevocationSet) else {})
+                      for code, entry in sorted(held.revoked.items())]
         out.update(held=True, version=held.version, issued_at=held.issued_at, next_update=held.next_update,
                    age_seconds=age, age=human_age(age), issuers=len(held.issuers),
-                   revoked=sum(len(s) for s in held.revoked.values()), past_next_update=now > held.next_update)
+                   revoked=sum(len(s) for s in held.revoked.values()), past_next_update=now > held.next_update,
+                   revocation_format="+".join(str(f) for f in sorted({r["format"] for r in revocation})) or "none",
+                   revocation=revocation, deltas_applied=len(held.deltas))
+        if self.problem and path is None:
+            out["problem"] = self.problem
         if max_age is not None:
             out["stale_for_site"] = age > max_age
         meta = self.meta() if path is None else {"source": f"{path} (development fallback: not synced)"}
@@ -232,11 +316,7 @@ class TrustCache:
 
     def store(self) -> TrustStore:
         path = self._source()
-        try:
-            st = path.stat()
-            key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            key = None
+        key = (_stamp(path), _stamp(self.state.deltas_path) if path == self.state.list_path else None)
         if self._store is None or key != self._key:
             if path == self.state.list_path:
                 store = self.state.store()
@@ -250,3 +330,12 @@ class TrustCache:
         if path == self.state.list_path:
             return self.state.status(now, max_age)
         return self.state.status(now, max_age, path)
+
+
+def _stamp(path: Path) -> tuple | None:
+    """What changes when `ssc-terminal sync` swaps a file in."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return str(path), st.st_ino, st.st_mtime_ns, st.st_size

@@ -128,29 +128,51 @@ def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def publish(args: argparse.Namespace, settings: Settings) -> int:
-    """Publish a fresh trust list and write it, with the root certificate, to a folder."""
+    """Publish a fresh trust list and write it, with the root certificate and the revocation
+    deltas (docs/spec.md §11.7), to a folder."""
     rt = Runtime(settings)
     try:
         with rt.db.session() as session:
             record = publication.publish(rt, session, operator())
             session.commit()
+            deltas = publication.all_deltas(session)
         root_pem = rt.keys.root.public_bytes(serialization.Encoding.PEM)
     finally:
         rt.close()
     out = Path(args.dir)
-    (out / "trust-list").mkdir(parents=True, exist_ok=True)
+    for folder in ("trust-list", "deltas"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    delta = next((d for d in deltas if d.new_version == record.version), None)
     meta = {"version": record.version, "issued_at": record.issued_at, "next_update": record.next_update,
             "sha256": record.sha256, "revoked": record.revoked_count, "latest": "trust-list.cose",
-            "root_sha256": hashlib.sha256(root_pem).hexdigest()}
-    for name, data in ((f"trust-list/{record.version}", record.data), ("root-ca.pem", root_pem),
-                       ("trust-list.json", (json.dumps(meta, indent=2) + "\n").encode()),
-                       ("trust-list.cose", record.data)):  # the latest goes last: readers never see it early
+            "revocation_format": 2, "delta_from": delta.base_version if delta else None,
+            "deltas": "deltas/index.json", "root_sha256": hashlib.sha256(root_pem).hexdigest()}
+    index = {"latest": record.version,
+             "deltas": [{"from": d.base_version, "to": d.new_version, "file": f"{d.base_version}-{d.new_version}.cose",
+                         "size": len(d.data), "sha256": d.sha256} for d in deltas]}
+    files = [(f"deltas/{d.base_version}-{d.new_version}.cose", d.data) for d in deltas
+             if not _same_file(out / "deltas" / f"{d.base_version}-{d.new_version}.cose", d.data)]
+    files += [(f"trust-list/{record.version}", record.data), ("root-ca.pem", root_pem),
+              ("deltas/index.json", (json.dumps(index, indent=1) + "\n").encode()),
+              ("trust-list.json", (json.dumps(meta, indent=2) + "\n").encode()),
+              ("trust-list.cose", record.data)]  # the latest goes last: readers never see it early
+    for name, data in files:
         tmp = out / f"{name}.tmp"
         tmp.write_bytes(data)
         os.replace(tmp, out / name)
     print(f"published trust list version {record.version} ({record.revoked_count} revoked serials, "
           f"sha256 {record.sha256[:16]}...) -> {out}")
+    print(f"  delta from version {delta.base_version}: {len(delta.data)} bytes; full list {len(record.data)} bytes"
+          if delta else f"  no delta (first list, or the issuer certificates changed); full list {len(record.data)} "
+          "bytes")
     return 0
+
+
+def _same_file(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def add_parsers(sub: argparse._SubParsersAction, settings: Settings) -> None:
@@ -190,5 +212,5 @@ def add_parsers(sub: argparse._SubParsersAction, settings: Settings) -> None:
     pub = sub.add_parser("publish", help="publish a fresh trust list and write it to DIR for a web server, "
                          "CDN or USB stick")
     pub.add_argument("dir", help="output folder: trust-list.cose (latest), trust-list/VERSION, root-ca.pem, "
-                     "trust-list.json")
+                     "trust-list.json, deltas/FROM-TO.cose and deltas/index.json")
     pub.set_defaults(func=publish)

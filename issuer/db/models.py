@@ -273,6 +273,21 @@ class PublishedTrustList(Base):
     revoked_count: Mapped[int] = mapped_column(Integer)
 
 
+class PublishedDelta(Base):
+    """The signed revocation delta (docs/spec.md §11.4) from a published trust-list version
+    to the next one, published with it when the issuer certificates did not change."""
+
+    __tablename__ = "trust_list_deltas"
+    base_version: Mapped[int] = mapped_column(BigInteger, ForeignKey("trust_lists.version"), primary_key=True,
+                                              autoincrement=False)
+    new_version: Mapped[int] = mapped_column(BigInteger, ForeignKey("trust_lists.version"), unique=True)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    added: Mapped[int] = mapped_column(Integer)
+    removed: Mapped[int] = mapped_column(Integer)
+
+
 class IdempotencyRecord(Base):
     """The answer to a mutating request, replayed when the same Idempotency-Key comes again."""
 

@@ -11,6 +11,7 @@ from issuer.api.routers import admin, applications, auth, cards, public, registr
 from issuer_flow import ALL_DOCUMENTS, PASSWORD, ROLES, TOKEN_SECRET, enrol, ok, permit_body, person_body
 
 PUBLIC = {("POST", "/api/auth/token"), ("GET", "/trust-list"), ("GET", "/trust-list/{version}"),
+          ("GET", "/trust-list/deltas"), ("GET", "/trust-list/delta/{base_version}"),
           ("GET", "/root-ca.pem"), ("GET", "/health")}
 AUTHENTICATED_ANY_ROLE = {("GET", "/api/auth/me")}
 

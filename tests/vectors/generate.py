@@ -835,7 +835,7 @@ class Vectors:
                 signed_payload({**body, 3: body[2]}), None, "TL_MALFORMED")
         self.tl("key-5-missing", "No revocation (key 5)", signed_payload({k: v for k, v in body.items() if k != 5}),
                 None, "TL_MALFORMED")
-        self.tl("revocation-format-2", "A revocation entry of unknown format 2",
+        self.tl("revocation-format-2", "Format 2 (coded set, spec §11) whose data is a byte string, not a coded-set map",
                 signed_payload({**body, 5: [{1: "SH01", 2: REVOCATION_SERIAL_LIST + 1, 3: b"\x00"}]}), None, "TL_MALFORMED")
         self.tl("revocation-unsorted-duplicate-issuer", "Two revocation entries for SH01",
                 signed_payload({**body, 5: [{1: "SH01", 2: 1, 3: [7]}, {1: "SH01", 2: 1, 3: [9]}]}), None,
