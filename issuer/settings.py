@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     card_validity_years: int = Field(5, ge=1, le=10)
     trust_list_hours: int = Field(24, ge=1, description="next_update of a published trust list")
     idempotency_hours: int = Field(24, ge=1, description="how long a stored Idempotency-Key answer is replayed")
+
+    # the e-card (docs/spec.md §12.6)
+    ecard_code_minutes: int = Field(60, ge=1, le=7 * 24 * 60, description="how long an e-card activation code "
+                                    "is valid once an officer made it")
+    ecard_max_failures: int = Field(5, ge=1, description="failed e-card activations allowed per holder and window "
+                                    "(ten times as many per client address)")
+    ecard_window_seconds: int = Field(900, ge=1, description="the e-card activation throttling window")
+    ecard_validity_days: int = Field(0, ge=0, le=3660, description="lifetime of an e-card credential; 0: until "
+                                     "the card expires")
     station_lease_seconds: int = Field(300, ge=5, le=24 * 3600, description="how long a station holds a job it "
                                        "claimed; a job whose station died is free again after this")
 

@@ -296,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--forward-interval", type=float, default=30.0, help="seconds between forwarding attempts")
     trust_options(run)
     run.set_defaults(func=_run)
+    add_ecard_commands(sub, trust_options)
     return parser
 
 
@@ -309,4 +310,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-    add_ecard_commands(sub, trust_options)

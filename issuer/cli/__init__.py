@@ -17,7 +17,7 @@ import sys
 from crypto import SscError
 from issuer.artwork.cli import add_artwork_commands
 from issuer.station.cli import add_station_commands
-from issuer.cli import keys, lifecycle, service
+from issuer.cli import ecard, keys, lifecycle, service
 from issuer.services.errors import ServiceError
 from issuer.settings import Settings
 
@@ -31,6 +31,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     keys.add_parsers(sub, settings)
     service.add_parsers(sub, settings)
     lifecycle.add_parsers(sub, settings)
+    ecard.add_parsers(sub, settings)
     add_artwork_commands(sub)  # its commands take (args, settings=None)
     add_station_commands(sub)
     return parser

@@ -58,7 +58,10 @@ def revoked_serials(session: Session, issuer_code: str, today: dt.date | None = 
     rows = session.execute(select(Card.serial).where(
         Card.issuer_code == issuer_code, Card.serial.is_not(None), Card.status.in_(LISTED),
         Card.expiry_date >= cutoff).order_by(Card.serial)).scalars()
-    return list(rows)
+    from issuer.services.ecard import listed_serials  # e-cards: revoked, or following their card (spec §12.6)
+    since = int(dt.datetime.combine(cutoff, dt.time(), CHINA_TZ).timestamp())
+    ecards = listed_serials(session, issuer_code, since)
+    return sorted({*rows, *ecards})
 
 
 def universe(session: Session, issuer_code: str, today: dt.date, listed: list[int],
