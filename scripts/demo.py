@@ -12,6 +12,7 @@ trust list is published (over HTTP and into var/www), and the server is stopped 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -59,6 +60,7 @@ def main() -> None:
         expect=1)
     service_demo(record)
     terminal_demo()
+    ecard_demo(record)
     print("\ndemo complete: the sample card verified offline from text and image; once revoked it is refused; "
           "the service enrolled, approved (four eyes) and issued it, and published the trust list.")
 
@@ -336,6 +338,75 @@ def _chip_steps(record: Path, photo: Path, env: dict, started: list) -> None:
         run("ssc-terminal", "read-card", "--reader", reader, "--site", "bureau", env=env, expect=1)
     finally:
         _stop(card)
+
+
+
+# ---------------------------------------------------------------- the e-card (issue 7)
+
+def ecard_demo(record: dict) -> None:
+    """The e-card of the card the service issued: an officer makes a one-time activation
+    code, the holder's wallet activates it against the running service (phone key made in
+    the wallet, credential bound to it), a bureau terminal synced from the service verifies
+    the phone's QR code from its image, refuses the same image scanned again, and accepts
+    an answer to its challenge (challenge mode)."""
+    import shutil
+
+    card = _through_the_api.card
+    database = VAR / "demo-issuer.db"
+    password = "demo-password-1"
+    env = {"SSC_ISSUER_DATABASE_URL": f"sqlite:///{database}", "SSC_ISSUER_PASSWORD": password,
+           "SSC_WALLET_HOME": str(VAR / "wallet"), "SSC_WALLET_PASSPHRASE": "demo-wallet-passphrase",
+           "SSC_TERMINAL_HOME": str(VAR / "terminal-ecard")}
+    shutil.rmtree(VAR / "wallet", ignore_errors=True)  # a fresh phone and terminal each demo run
+    shutil.rmtree(VAR / "terminal-ecard", ignore_errors=True)
+    (VAR / "terminal-ecard" / "trust").mkdir(parents=True)
+    shutil.copy(VAR / "keys" / "root-ca.pem", VAR / "terminal-ecard" / "root-ca.pem")
+    print("\n# e-card: the holder's phone shows a QR code that changes every minute")
+    code = json.loads(run("ssc-issuer", "ecard", "code", str(card["id"]), "--user", "erin", env=env))["code"]
+    out = VAR / "out"
+    with _issuer_service(env) as base:
+        run("ssc-card", "wallet", "activate", "--work-permit", record["identifiers"]["work_permit_number"],
+            "--code", code, "--issuer", base, env=env)
+        run("ssc-terminal", "sync", f"{base}/trust-list", env=env)
+        run("ssc-card", "wallet", "show", "--purpose", "permit", "--png", str(out / "ecard.png"), "--no-qr", env=env)
+        run("ssc-terminal", "verify-qr", str(out / "ecard.png"), "--site", "bureau", env=env)
+        run("ssc-terminal", "verify-qr", str(out / "ecard.png"), "--site", "bureau", env=env, expect=1)  # replayed
+        challenge = json.loads(run("ssc-terminal", "challenge", "--site", "bureau", "--png",
+                                   str(out / "challenge.png"), "--json", env=env))["challenge"]
+        run("ssc-card", "wallet", "respond", challenge, "--png", str(out / "ecard-answer.png"), "--no-qr", env=env)
+        run("ssc-terminal", "verify-qr", str(out / "ecard-answer.png"), "--site", "bureau", env=env)
+        run("ssc-issuer", "ecard", "list", str(card["id"]), "--user", "erin", env=env)
+    print("\ne-card: activated with a one-time code on a new phone key; its QR verified at a bureau, the same "
+          "QR refused when scanned again (replay), and a challenge answered.")
+
+
+@contextlib.contextmanager
+def _issuer_service(env: dict):
+    """`ssc-issuer serve` on a free port for the duration of the block; stopped by its pid."""
+    import httpx
+
+    port = _free_port()
+    print(f"\n$ ssc-issuer serve --port {port} &")
+    server = subprocess.Popen([str(BIN / "ssc-issuer"), "serve", "--port", str(port)], cwd=ROOT,
+                              env=dict(os.environ, SSC_VAR=str(VAR), **env), stdout=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit("demo step failed: the issuer service did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        server.stdout.close()
+        print(f"stopped the issuer service (pid {server.pid})")
 
 
 if __name__ == "__main__":
