@@ -19,6 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from crypto import cbor
+from crypto.device_key import load_device_key
 from crypto.errors import ClaimsError
 from crypto.reasons import Reason
 from crypto.schema import (CHINA_TZ, EARLIEST_DATE, LATEST_DATE, Card, CardKind, Credential, Employer, Holder,
@@ -50,8 +51,7 @@ H_FAMILY, H_GIVEN, H_CHINESE, H_NATIONALITY, H_BIRTH, H_SEX, H_PHOTO = 1, 2, 3, 
 I_SSN, I_WORK_PERMIT, I_PASSPORT, I_PR_ID = 1, 2, 3, 4
 P_CATEGORY, P_EMPLOYER, P_USCC, P_POSITION, P_LOCATION, P_FROM, P_UNTIL, P_STATUS = 1, 2, 3, 4, 5, 6, 7, 8
 C_NUMBER, C_SERIAL, C_KIND, C_SEQUENCE, C_ISSUED, C_EXPIRY = 1, 2, 3, 4, 5, 6
-K_DEVICE_KEY = 7  # e-card profile: the phone's P-256 key, SEC1 compressed (33 bytes)
-DEVICE_KEY_LENGTH = 33
+K_DEVICE_KEY = 7  # e-card profile: the phone's P-256 key, SEC1 compressed (crypto.device_key)
 
 # What each profile leaves out.
 _CHIP_ONLY = {K_HOLDER: {H_PHOTO}, K_IDS: {I_PASSPORT}, K_CARD: {C_ISSUED}}
@@ -151,18 +151,6 @@ def sscard_map(cred: Credential, profile: Profile, device_key: bytes | None = No
     elif device_key is not None:
         raise ClaimsError(Reason.CLAIMS_UNKNOWN_KEY, "only the e-card profile binds a device key")
     return m
-
-
-def load_device_key(data: Any) -> ec.EllipticCurvePublicKey:
-    """The phone's public key from its 33-byte SEC1 compressed encoding (spec §12.2)."""
-    if type(data) is not bytes:
-        raise ClaimsError(Reason.CLAIMS_TYPE, "the device key must be a byte string")
-    if len(data) != DEVICE_KEY_LENGTH or data[0] not in (2, 3):
-        raise ClaimsError(Reason.CLAIMS_VALUE, "the device key must be a 33-byte compressed P-256 point")
-    try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data)
-    except ValueError:
-        raise ClaimsError(Reason.CLAIMS_VALUE, "the device key is not a point on P-256") from None
 
 
 def encode_claims(cred: Credential, *, profile: Profile, iat: int, exp: int | None = None,

@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from crypto import base45, cbor, cose, qrtext
-from crypto.claims import Profile, encode_claims, load_device_key
+from crypto.claims import Profile, encode_claims
+from crypto.device_key import load_device_key
 from crypto.credential import _issuer_code
 from crypto.errors import SignerError, SscError
 from crypto.keys import Signer, raw_signature

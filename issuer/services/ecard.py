@@ -32,7 +32,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from crypto import SscError, cose, parse_credential
-from crypto.claims import end_of_day, load_device_key
+from crypto.claims import end_of_day
+from crypto.device_key import load_device_key
 from crypto.ecard import BASE32, activation_to_be_signed, normalise_code, sign_ecard_credential
 from issuer import audit
 from issuer.db.ecard_models import Ecard, EcardActivation, EcardAttempt, EcardStatus

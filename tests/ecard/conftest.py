@@ -53,9 +53,39 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="session")
+def ecard_postgres():
+    """A private PostgreSQL cluster (as the issuer's tests have), for the e-card on PostgreSQL."""
+    import pg_cluster
+
+    if not pg_cluster.available():
+        pytest.skip("PostgreSQL 15 (Debian postgresql) and root are needed to start a private cluster")
+    cluster = pg_cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request, tmp_path) -> str:
+    """SQLite for every e-card test; a test that needs PostgreSQL too parametrizes this."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'issuer.db'}"
+    from sqlalchemy import create_engine, text
+
+    cluster = request.getfixturevalue("ecard_postgres")
+    name = f"ecard_{tmp_path.name.lower().replace('-', '_')[:40]}"
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return cluster.url(name)
+
+
 @pytest.fixture
-def issuer(tmp_path, ecard_key_dir, ecard_keys, ecard_password_hash, clock):
-    rt = make_runtime(tmp_path, f"sqlite:///{tmp_path / 'issuer.db'}", ecard_key_dir, ecard_keys)
+def issuer(tmp_path, database_url, ecard_key_dir, ecard_keys, ecard_password_hash, clock):
+    rt = make_runtime(tmp_path, database_url, ecard_key_dir, ecard_keys)
     rt.clock = clock
     staff = add_staff(rt, ecard_password_hash)
     with TestClient(create_app(rt), raise_server_exceptions=False) as client:

@@ -161,3 +161,9 @@ def test_verify_qr_without_a_site_reports_the_ecard_checks(activated, env, capsy
     assert verdict["outcome"] == "VALID" and [c["check"] for c in verdict["checks"]][-2:] == ["device_auth",
                                                                                               "freshness"]
     assert "ECARD_REPLAYED" in call(ssc_terminal, "verify-qr", text, capsys=capsys, expect=1)
+
+
+def test_show_every_makes_a_new_code_each_time(activated, env, capsys):
+    out = call(ssc_card, "wallet", "show", "--every", "0.01", "--count", "3", "--json", capsys=capsys)
+    texts = [json.loads(line)["qr_text"] for line in out.splitlines() if line.startswith("{")]
+    assert len(texts) == 3 and len(set(texts)) == 3  # a new nonce (and signature) every time

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from crypto.ecard_verify import MemoryReplayGuard, verify_presentation
@@ -56,6 +57,7 @@ def test_activation_with_the_social_security_number(issuer, tmp_path):
     assert wallet.claims().data["identifiers"]["social_security_number"] == ssn
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_wrong_code_wrong_holder_expired_and_reused(issuer, tmp_path, clock):
     card, other = issuer.delivered_card(), issuer.delivered_card()
     code = issuer.code(card)
@@ -88,6 +90,7 @@ def test_codes_are_kept_as_an_hmac_only(issuer):
     assert code.replace("-", "").encode() not in stored[0] and code.encode() not in stored[0]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_throttling_per_holder(issuer):
     card = issuer.delivered_card()
     code = issuer.code(card)
@@ -150,6 +153,7 @@ def test_a_new_phone_revokes_the_old_ecard(issuer, tmp_path):
     assert [e["status"] for e in listed] == ["revoked", "active"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_card_replaced_or_cancelled_the_ecard_follows(issuer, tmp_path):
     replaced, cancelled = issuer.delivered_card(), issuer.delivered_card()
     w1 = _activate(issuer, replaced, issuer.code(replaced), tmp_path, "w1")
@@ -195,3 +199,19 @@ def test_ecard_credential_expiry_setting(issuer, tmp_path):
     wallet = _activate(issuer, card, issuer.code(card), tmp_path)
     claims = decode_ecard(wallet.credential, "SH01")
     assert claims.exp - claims.iat == 30 * 86_400
+
+
+def test_every_ecard_endpoint_but_activation_checks_a_role(issuer):
+    from issuer.api.routers import ecard as routes
+
+    def roles_of(dependant):
+        found = set()
+        for dep in dependant.dependencies:
+            found |= set(getattr(dep.call, "roles", ())) | roles_of(dep)
+        return found
+    guarded = {(m, r.path): roles_of(r.dependant) for r in routes.router.routes for m in r.methods}
+    assert {k for k, roles in guarded.items() if not roles} == {("POST", "/api/ecard/activate")}
+    for (method, path), roles in guarded.items():
+        if roles:
+            url = path.replace("{card_id}", "1").replace("{ecard_id}", "1")
+            assert issuer.client.request(method, url, json={"reason": "x"}).status_code == 401

@@ -194,3 +194,19 @@ def test_garbage_is_invalid_never_an_exception(terminal):
     for text in ("SSC1E:", "SSC1E:%%%", "ssc1e:abc", "SSC1E:" + "0" * 3000, "SSC1E:ABC"):
         result = terminal.verify_qr_text(text, "s")
         assert result.outcome == "INVALID" and result.reason_codes
+
+
+def test_the_counter_page_gets_ecard_results(terminal, phone):
+    """The agent publishes every result to the page as JSON (terminal.web.ResultHub)."""
+    from terminal.web import ResultHub
+
+    cred, key = phone
+    hub = ResultHub()
+    terminal.subscribe(lambda result: hub.publish(result.to_public()))
+    terminal.verify_qr_text(present(cred, key, now=time.time()), "keyboard-wedge scanner")
+    latest = hub.latest()
+    assert latest["kind"] == "ecard" and latest["outcome"] == "VALID" and latest["outcome_zh"] == "有效"
+    assert latest["fields"]["name"]["family_name"] == "MUELLER"
+    terminal.verify_qr_text(present(cred, key, now=time.time() - 300), "keyboard-wedge scanner")
+    reason = hub.latest()["reasons"][0]
+    assert reason["code"] == "ECARD_STALE" and "截图" in reason["zh"] and reason["check"] == "freshness"
