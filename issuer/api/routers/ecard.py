@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from issuer.api.deps import READERS, Mutation, RuntimeDep, SessionDep, mutation, require
+from issuer.auth import Principal
 from issuer.api.schemas import Problem
 from issuer.db.ecard_models import Ecard
 from issuer.db.models import Card, Role
@@ -56,14 +57,21 @@ class ActivatedOut(BaseModel):
 
 
 @router.post("/api/cards/{card_id}/ecard-code", status_code=201, response_model=ActivationCodeOut)
-def activation_code(card_id: int, tx: Enroller):
-    """A one-time activation code for the card's e-card, to hand to the holder (shown once)."""
-    def work():
-        activation, code = service.create_code(tx.rt, tx.session, tx.actor, card_id)
-        card = tx.session.get(Card, card_id)
-        return ActivationCodeOut(card_id=card_id, card_number=card.card_number, code=code,
-                                 expires_at=activation.expires_at)
-    return tx.run(work, 201)
+def activation_code(card_id: int, session: SessionDep, rt: RuntimeDep,
+                    principal: Annotated[Principal, Depends(require(Role.ENROLLER))]):
+    """A one-time activation code for the card's e-card, to hand to the holder (shown once).
+
+    Deliberately not idempotent (no Idempotency-Key): a stored answer would keep the code in
+    clear. A retry makes a new code, which closes the previous one."""
+    try:
+        activation, code = service.create_code(rt, session, principal.actor, card_id)
+        out = ActivationCodeOut(card_id=card_id, card_number=session.get(Card, card_id).card_number, code=code,
+                                expires_at=activation.expires_at)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return out
 
 
 @router.get("/api/cards/{card_id}/ecards", response_model=list[EcardOut],
