@@ -16,6 +16,7 @@ import sys
 
 from crypto import SscError
 from issuer.artwork.cli import add_artwork_commands
+from issuer.batch.cli import add_batch_commands
 from issuer.station.cli import add_station_commands
 from issuer.cli import ecard, keys, lifecycle, service
 from issuer.services.errors import ServiceError
@@ -34,6 +35,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     ecard.add_parsers(sub, settings)
     add_artwork_commands(sub)  # its commands take (args, settings=None)
     add_station_commands(sub)
+    add_batch_commands(sub)
     return parser
 
 

@@ -67,7 +67,8 @@ def _one_card(args: argparse.Namespace, client: IssuerClient, link) -> int:
     steps: list = []
 
     def on_job(job, card) -> None:
-        how = "resumes the job of its chip" if job.resumed else "takes the next job"
+        how = ("resumes the job of its chip" if job.resumed else "takes the next job" if card.chip_id is None
+               else "its chip has no security object yet: takes the next job")
         _say(args, f"card in {args.reader}: {card.lifecycle.name.lower()}, ATR {card.atr.hex(' ').upper()}; {how}")
         _say(args, f"job {job.id}: card {job.card_number} (serial {job.serial}), attempt {job.attempts}")
 

@@ -38,9 +38,9 @@ def station_link() -> PcscLink:
     return link
 
 
-@pytest.mark.parametrize("faults", [FaultPlan(remove_after=5), FaultPlan(remove_after=13),
-                                    FaultPlan(tear_update=6, tear_keep=40), FaultPlan(remove_after=27)],
-                         ids=["key made", "writing the photo", "writing EF.SO", "reading EF.SO back"])
+@pytest.mark.parametrize("faults", [FaultPlan(remove_after=13), FaultPlan(tear_update=6, tear_keep=40),
+                                    FaultPlan(remove_after=27)],
+                         ids=["writing the photo", "writing EF.SO", "reading EF.SO back"])
 def test_torn_through_pcscd_then_resumed(sqlite_runtime, sqlite_station_client, attach_card, faults):
     rt, station = sqlite_runtime, sqlite_station_client
     card_id, = issue_cards(rt, 1)
@@ -114,34 +114,36 @@ def station(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_ssc_issuer_station_run_against_the_service(served, attach_card, tmp_path):
+    """Pulled out half-way (exit 1, the job released), put back (resumed, locked, reported,
+    artwork written), again (already done), then no card (exit 4); jobs listed; a wrong key."""
     rt, base, env, card_id = served
-    card = blank()
-    attach_card(card, slot=SLOT)
+    card = blank(FaultPlan(remove_after=12))
+    session = attach_card(card, slot=SLOT)
+    run = ("run", "--reader", READER, "--issuer", base, "--once")
+    stopped = station(*run, "--wait", "5", env=env)
+    assert stopped.returncode == 1 and "put it back" in stopped.stderr, stopped.stdout + stopped.stderr
+    assert records(rt, card_id)[1].state is JobState.QUEUED
+    session.insert()
+    assert wait_reader_state(READER, present=True, timeout=5.0)
     out = tmp_path / "out"
-    done = station("run", "--reader", READER, "--issuer", base, "--once", "--wait", "10", "--out", str(out), env=env)
+    done = station(*run, "--wait", "10", "--out", str(out), env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "takes the next job" in done.stdout and "personalised and locked: chip id" in done.stdout
+    assert "personalising" in done.stdout and "personalised and locked: chip id" in done.stdout
     assert card.image.lifecycle is Lifecycle.ISSUED
     db_card, job = records(rt, card_id)
-    assert db_card.status is CardStatus.PERSONALISED and job.atr == card.atr.hex()
+    assert db_card.status is CardStatus.PERSONALISED and job.atr == card.atr.hex() and job.attempts == 2
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{db_card.card_number}{s}"
                                                            for s in ("-front.png", "-back.png", ".pdf"))
     with PcscLink(READER) as reader:
         assert read_card(reader, EVERY, trust_store(rt), int(time.time()), PIN).valid
 
-    again = station("run", "--reader", READER, "--issuer", base, "--once", "--wait", "5", env=env)
+    again = station(*run, "--wait", "5", env=env)
     assert again.returncode == 0 and "already personalised and reported" in again.stdout
     listed = station("jobs", "--issuer", base, env=env)
     assert listed.returncode == 0 and "done" in listed.stdout and job.chip_id in listed.stdout
     wrong = station("jobs", "--issuer", base, env=dict(env, SSC_ISSUER_API_KEY="ssk_0_nope"))
     assert wrong.returncode == 3
-
-
-def test_station_run_exit_codes(served, attach_card):
-    rt, base, env, card_id = served
-    nothing = station("run", "--reader", READER, "--issuer", base, "--once", "--wait", "0.5", env=env)
+    session.stop()
+    assert wait_reader_state(READER, present=False, timeout=5.0)
+    nothing = station(*run, "--wait", "0.5", env=env)
     assert nothing.returncode == 4 and "no card" in nothing.stderr
-    attach_card(blank(FaultPlan(remove_after=12)), slot=SLOT)
-    stopped = station("run", "--reader", READER, "--issuer", base, "--once", "--wait", "5", env=env)
-    assert stopped.returncode == 1 and "put it back" in stopped.stderr, stopped.stdout + stopped.stderr
-    assert records(rt, card_id)[1].state is JobState.QUEUED
