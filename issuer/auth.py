@@ -29,7 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from issuer.db.models import LoginAttempt, Role, Station, User, utcnow
+from issuer.db.models import LoginAttempt, Role, Station, Terminal, User, utcnow
 
 TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "sscard-issuer"
@@ -143,8 +143,12 @@ def principal_from_api_key(session: Session, key: str) -> Principal:
     parts = key.split("_")
     if not key.startswith(API_KEY_PREFIX) or len(parts) < 3:
         raise AuthError("the API key is not valid")
-    station = session.execute(select(Station).where(Station.key_id == parts[1])).scalar_one_or_none()
     digest = hashlib.sha256(key.encode()).digest()
-    if station is None or not station.active or not hmac.compare_digest(station.key_sha256, digest):
-        raise AuthError("the API key is not valid")
-    return Principal("station", station.id, station.name, frozenset({Role.STATION}))
+    # Stations and terminals share the key format; the key id says which one it is.
+    for model, kind, role in ((Station, "station", Role.STATION), (Terminal, "terminal", Role.TERMINAL)):
+        holder = session.execute(select(model).where(model.key_id == parts[1])).scalar_one_or_none()
+        if holder is not None:
+            if not holder.active or not hmac.compare_digest(holder.key_sha256, digest):
+                break
+            return Principal(kind, holder.id, holder.name, frozenset({role}))
+    raise AuthError("the API key is not valid")

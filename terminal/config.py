@@ -53,3 +53,8 @@ def terminal_id() -> str:
 def forward_url() -> str | None:
     """Where the event log is forwarded (the issuer's endpoint), if configured."""
     return os.environ.get("SSC_EVENTS_URL") or None
+
+
+def forward_key() -> str | None:
+    """The terminal's API key for the issuer's event endpoint (`ssc-issuer terminals add`)."""
+    return os.environ.get("SSC_EVENTS_KEY") or None

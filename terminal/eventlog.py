@@ -117,11 +117,17 @@ class EventLog:
                 raise
 
     def forward(self, url: str, *, batch_size: int = 200, timeout: float = 10.0, client=None,
-                max_batches: int = 1000) -> ForwardReport:
-        """Send unforwarded rows to `url` until none is left or the issuer does not answer 2xx."""
+                max_batches: int = 1000, api_key: str | None = None) -> ForwardReport:
+        """Send unforwarded rows to `url` until none is left or the issuer does not answer 2xx.
+
+        `api_key` (default: $SSC_EVENTS_KEY) authenticates the terminal to the issuer."""
         import httpx
 
+        from terminal.config import forward_key
+
         own = client is None
+        api_key = api_key or forward_key()
+        headers = {"X-API-Key": api_key} if api_key else {}
         client = client or httpx.Client(timeout=timeout)
         sent = batches = 0
         try:
@@ -132,7 +138,7 @@ class EventLog:
                 body = {"terminal": self.terminal_id,
                         "events": [{k: r[k] for k in COLUMNS if k not in ("seq", "forwarded_at")} for r in rows]}
                 try:
-                    response = client.post(url, json=body)
+                    response = client.post(url, json=body, headers=headers)
                 except httpx.HTTPError as exc:
                     return ForwardReport(sent, batches, f"{type(exc).__name__}: {exc}")
                 if not 200 <= response.status_code < 300:

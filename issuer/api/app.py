@@ -21,6 +21,7 @@ from issuer.api.deps import Forbidden, Unauthenticated
 from issuer.api.routers import admin, applications, cards, public, registry, station
 from issuer.api.routers import auth as auth_routes
 from issuer.api.routers import ecard as ecard_routes
+from issuer.api.routers import terminal_events as terminal_event_routes
 from issuer.services.errors import ServiceError
 from issuer.services.runtime import Runtime
 
@@ -113,6 +114,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for module in (auth_routes, registry, applications, cards, station, admin, public):
         app.include_router(module.router)
     app.include_router(ecard_routes.router)
+    app.include_router(terminal_event_routes.router)
     _install_handlers(app)
     app.add_middleware(BodyLimit, limit=max(MAX_BODY, runtime.settings.photo_max_upload_bytes + 64 * 1024))
     return app

@@ -111,6 +111,23 @@ def stations_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def terminals_add(args: argparse.Namespace, settings: Settings) -> int:
+    from issuer.services import terminal_events
+
+    rt = Runtime(settings)
+    try:
+        rt.db.upgrade()
+        with rt.db.session() as session:
+            terminal, key = terminal_events.create_terminal(session, operator(), args.name)
+            session.commit()
+    finally:
+        rt.close()
+    print(f"terminal {terminal.name} created; its API key (shown once; the terminal sends it as "
+          f"SSC_EVENTS_KEY):", file=sys.stderr)
+    print(key)
+    return 0
+
+
 def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     rt = Runtime(settings)
     try:
@@ -203,6 +220,12 @@ def add_parsers(sub: argparse._SubParsersAction, settings: Settings) -> None:
     sadd = st_sub.add_parser("add", help="register a station; prints its API key once")
     sadd.add_argument("name")
     sadd.set_defaults(func=stations_add)
+
+    te = sub.add_parser("terminals", help="verification terminals that forward their event logs")
+    te_sub = te.add_subparsers(dest="terminals_command", required=True, metavar="ACTION")
+    tadd = te_sub.add_parser("add", help="register a terminal; prints its API key once")
+    tadd.add_argument("name")
+    tadd.set_defaults(func=terminals_add)
 
     au = sub.add_parser("audit", help="the audit log")
     au_sub = au.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

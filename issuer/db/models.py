@@ -39,6 +39,7 @@ class Role(enum.StrEnum):
     ENROLLER = "enroller"
     APPROVER = "approver"
     STATION = "station"
+    TERMINAL = "terminal"
     AUDITOR = "auditor"
     ADMIN = "admin"
 
@@ -106,6 +107,35 @@ class Station(Base):
     key_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class Terminal(Base):
+    """A verification terminal that forwards its event log with an API key (SHA-256 kept)."""
+
+    __tablename__ = "terminals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    key_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class TerminalEvent(Base):
+    """One verification a terminal reported: the outcome, reason codes and only the fields
+    its site policy let it log (docs/operations.md, "Event log")."""
+
+    __tablename__ = "terminal_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"))
+    site: Mapped[str] = mapped_column(String(64))
+    at: Mapped[int] = mapped_column(BigInteger)
+    input: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[str] = mapped_column(Text)  # JSON array of reason codes
+    fields: Mapped[str] = mapped_column(Text)   # JSON object of the policy-allowed fields
+    received_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class LoginAttempt(Base):

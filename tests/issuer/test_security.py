@@ -7,13 +7,15 @@ import time
 import jwt
 import pytest
 
-from issuer.api.routers import admin, applications, auth, cards, public, registry
+from issuer.api.routers import admin, applications, auth, cards, ecard, public, registry, station, terminal_events
 from issuer_flow import ALL_DOCUMENTS, PASSWORD, ROLES, TOKEN_SECRET, enrol, ok, permit_body, person_body
 
 PUBLIC = {("POST", "/api/auth/token"), ("GET", "/trust-list"), ("GET", "/trust-list/{version}"),
           ("GET", "/trust-list/deltas"), ("GET", "/trust-list/delta/{base_version}"),
           ("GET", "/root-ca.pem"), ("GET", "/health")}
 AUTHENTICATED_ANY_ROLE = {("GET", "/api/auth/me")}
+# the holder's wallet: the one-time activation code is the credential (throttled; tests/ecard)
+ACTIVATION_CODE = {("POST", "/api/ecard/activate")}
 
 
 def _roles_of(dependant) -> set | None:
@@ -30,7 +32,7 @@ def _roles_of(dependant) -> set | None:
 
 def endpoints() -> list[tuple[str, str, set | None]]:
     out = []
-    for module in (auth, registry, applications, cards, admin, public):
+    for module in (auth, registry, applications, cards, admin, public, station, ecard, terminal_events):
         for route in module.router.routes:
             for method in route.methods - {"HEAD"}:
                 out.append((method, route.path, _roles_of(route.dependant)))
@@ -40,16 +42,16 @@ def endpoints() -> list[tuple[str, str, set | None]]:
 def _url(path: str) -> str:
     return (path.replace("{person_id}", "999999").replace("{application_id}", "999999")
             .replace("{card_id}", "999999").replace("{document}", "passport").replace("{username}", "nobody")
-            .replace("{version}", "1"))
+            .replace("{version}", "1").replace("{job_id}", "999999").replace("{ecard_id}", "999999"))
 
 
 def test_every_endpoint_but_the_public_ones_checks_a_role():
     unguarded = {(m, p) for m, p, roles in endpoints() if not roles}
-    assert unguarded == PUBLIC | AUTHENTICATED_ANY_ROLE
+    assert unguarded == PUBLIC | AUTHENTICATED_ANY_ROLE | ACTIVATION_CODE
     assert len(endpoints()) >= 35
 
 
-@pytest.mark.parametrize("method,path,roles", [e for e in endpoints() if (e[0], e[1]) not in PUBLIC],
+@pytest.mark.parametrize("method,path,roles", [e for e in endpoints() if (e[0], e[1]) not in PUBLIC | ACTIVATION_CODE],
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_401_without_credentials_and_403_for_other_roles(sqlite_client, sqlite_staff, method, path, roles):
     url = _url(path)
