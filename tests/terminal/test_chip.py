@@ -157,3 +157,40 @@ def test_watcher_waits_for_pcscd_and_reconnects(pki, pcscd, monkeypatch):
     finally:
         watcher.stop()
         watcher.join(5)
+
+
+@pytest.mark.pcsc
+def test_watcher_survives_a_real_pcscd_restart(pki, cards, pcscd, attach_card):
+    """pcscd stopped and started again while the agent watches: the readers disappear (as
+    when a reader is unplugged) and come back (plugged in again), and a card is read at the
+    new pcscd. The virtual readers are fixed, so this is how reader loss is exercised here."""
+    import time
+
+    import terminal.chip as chip
+    from tests.firmware_tools.pcscd_fixtures import start_pcscd, stop_pcscd
+
+    if not pcscd.started_here:
+        pytest.skip("this run did not start pcscd: restarting another program's pcscd is not done")
+
+    def wait(condition, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return condition()
+
+    watcher = chip.CardWatcher(verifier(pki, "bureau"), reader=READER)
+    watcher.start()
+    try:
+        assert wait(lambda: watcher.readers() == [READER] and watcher.state == "watching")
+        attach_card(cards["good"], slot=0)
+        assert wait(lambda: watcher.reads >= 1), "the inserted card was not read"
+        reads = watcher.reads
+        stop_pcscd(pcscd)
+        assert wait(lambda: watcher.readers() == [] and watcher.state.startswith("pcscd unavailable"))
+        again = start_pcscd()
+        pcscd.pid, pcscd.started_here, pcscd.log_path = again.pid, again.started_here, again.log_path
+        assert wait(lambda: watcher.readers() == [READER] and watcher.state == "watching", 30)
+        assert wait(lambda: watcher.reads > reads, 30), "the card was not read again at the new pcscd"
+    finally:
+        watcher.stop()
+        watcher.join(5)
