@@ -61,6 +61,7 @@ def main() -> None:
     service_demo(record)
     terminal_demo()
     ecard_demo(record)
+    station_demo()
     print("\ndemo complete: the sample card verified offline from text and image; once revoked it is refused; "
           "the service enrolled, approved (four eyes) and issued it, and published the trust list.")
 
@@ -407,6 +408,103 @@ def _issuer_service(env: dict):
         server.wait(timeout=30)
         server.stdout.close()
         print(f"stopped the issuer service (pid {server.pid})")
+
+
+
+# ---------------------------------------------------------------- the issuance station (issue 5)
+
+def station_demo() -> None:
+    """The sample holder's card through the issuance station: the service runs again on the
+    demo database; the first card (whose chip key was made in software above) is reported
+    damaged and replaced; `ssc-issuer station run` takes the replacement's job, personalises
+    a blank reference card in the virtual reader through pcscd, reports it to the service
+    and writes the card's artwork to var/out; a bureau terminal reads the card with the
+    service's trust list. pcscd and slot 0 are held as chip_demo holds them."""
+    import fcntl
+    import tempfile
+
+    import httpx
+
+    env = {"SSC_ISSUER_DATABASE_URL": f"sqlite:///{VAR / 'demo-issuer.db'}"}
+    print("\n# issuance station: the sample card's replacement, personalised through pcscd")
+    station = {"SSC_ISSUER_API_KEY": run("ssc-issuer", "stations", "add", "station-2", env=env).strip()}
+    locks, started = [], []
+    with _issuer_service(env) as base:
+        with httpx.Client(base_url=base, timeout=30) as api:
+            number = _replacement(api)
+        try:
+            for name, mode in (("pcscd", fcntl.LOCK_SH), ("vpcd-slot0", fcntl.LOCK_EX)):
+                fd = os.open(Path(tempfile.gettempdir()) / f"sscard-{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+                fcntl.flock(fd, mode)
+                locks.append(fd)
+            if _pcscd_for_the_station(started):
+                _station_steps(base, station, number)
+        finally:
+            for pcscd in started:  # ours: stop it unless a test run uses it now
+                try:
+                    fcntl.flock(locks[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    _stop(pcscd)
+                    print(f"stopped pcscd (pid {pcscd.pid})")
+                except BlockingIOError:
+                    print(f"left pcscd (pid {pcscd.pid}) running: a test run uses it")
+            for fd in locks:
+                os.close(fd)
+
+
+def _replacement(api) -> str:
+    """The sample card reported damaged: revoked; its replacement applied for, approved by
+    another officer and issued, so it waits in the stations' queue. Its card number."""
+    def login(name: str) -> dict:
+        token = _step(api.post("/api/auth/token", data={"username": name, "password": "demo-password-1"}))
+        return {"Authorization": f"Bearer {token['access_token']}"}
+    erin, alan = login("erin"), login("alan")
+    old = _through_the_api.card
+    app = _step(api.post(f"/api/cards/{old['id']}/replace", headers=erin, json={
+        "reason": "damaged", "documents": {"passport": "verified", "photo": "verified"}}), 201)["application"]
+    _step(api.post(f"/api/applications/{app['id']}/approve", headers=alan))
+    card = _step(api.post(f"/api/applications/{app['id']}/issue", headers=erin), 201)
+    print(f"card {old['card_number']} reported damaged and revoked; its replacement {card['card_number']} "
+          f"(serial {card['serial']}) is issued and waits for an issuance station")
+    return card["card_number"]
+
+
+def _pcscd_for_the_station(started: list) -> bool:
+    """pcscd answers (started here if not: `started` receives it); False when not installed."""
+    import shutil
+
+    if subprocess.run([str(BIN / "ssc-card"), "readers"], capture_output=True,
+                      env=dict(os.environ, SSC_VAR=str(VAR))).returncode != 3:
+        return True
+    binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
+    if not Path(binary).exists():
+        print("# station: pcscd is not installed (make deps installs it); station steps skipped")
+        return False
+    Path("/run/pcscd").mkdir(parents=True, exist_ok=True)
+    started.append(subprocess.Popen([binary, "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    print(f"# station: started pcscd (pid {started[-1].pid})")
+    return True
+
+
+def _station_steps(base: str, station: dict, number: str) -> None:
+    import httpx
+
+    image, reader, out = VAR / "out" / "station-card.cbor", "Virtual PCD 00 00", VAR / "out"
+    card = subprocess.Popen([str(BIN / "ssc-card"), "vcard", "run", "--blank", "--force", "--image", str(image)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, SSC_VAR=str(VAR)))
+    print(f"$ ssc-card vcard run --blank --image {image} &   (pid {card.pid}: a blank card in the encoder)")
+    try:
+        run("ssc-issuer", "station", "run", "--reader", reader, "--issuer", base, "--once", "--wait", "20",
+            "--out", str(out), env=station)
+        run("ssc-issuer", "station", "jobs", "--issuer", base, env=station)
+        trust_list = out / "station-trust-list.cose"  # the service's list: the damaged card is revoked
+        trust_list.write_bytes(httpx.get(f"{base}/trust-list", timeout=30).content)
+        run("ssc-terminal", "read-card", "--reader", reader, "--site", "bureau", "--trust-list", str(trust_list),
+            env={"SSC_TERMINAL_HOME": str(VAR / "terminal")})
+    finally:
+        _stop(card)
+    files = ", ".join(sorted(p.name for p in out.glob(f"{number}*")))
+    print(f"\nstation: card {number} personalised into a blank reference card through pcscd, locked, reported "
+          f"to the service and read VALID at a bureau; its artwork in {out}: {files}")
 
 
 if __name__ == "__main__":

@@ -111,3 +111,6 @@ def test_make_demo_script_runs_end_to_end(tmp_path):
     lines = proc.stdout.splitlines()
     assert sum(line.startswith("VALID  (") for line in lines) == 2  # from the text and from the PNG
     assert any(line.startswith("INVALID  (image") for line in lines)  # the revoked card
+    station = [line for line in lines if line.startswith("station: card ")]  # issue 5: through the station
+    assert station and "read VALID at a bureau" in station[0], proc.stdout[-3000:]
+    assert len(list((tmp_path / "var" / "out").glob("SH01P*-front.png"))) == 1

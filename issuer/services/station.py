@@ -202,8 +202,10 @@ def package(session: Session, job: StationJob) -> dict:
             "photo": person.photo_jpeg}
 
 
-def list_jobs(session: Session, state: JobState | None = None, *, limit: int = 100) -> list[StationJob]:
-    stmt = select(StationJob).order_by(StationJob.id).limit(limit)
+def list_jobs(session: Session, state: JobState | None = None, *,
+              limit: int = 100) -> list[tuple[StationJob, CardStatus]]:
+    """Jobs with their card's status (a card revoked while queued is not handed out)."""
+    stmt = select(StationJob, Card.status).join(Card, Card.id == StationJob.card_id).order_by(StationJob.id).limit(limit)
     if state is not None:
         stmt = stmt.where(StationJob.state == state)
-    return list(session.execute(stmt).scalars())
+    return [(job, status) for job, status in session.execute(stmt).all()]

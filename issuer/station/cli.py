@@ -64,7 +64,17 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 
 def _one_card(args: argparse.Namespace, client: IssuerClient, link) -> int:
-    steps: list = []
+    line: list = []  # the step being shown and its files
+
+    def show_step(step=None, ef=None) -> None:
+        if line and line[0] is not step:
+            _say(args, "  " + " ".join([line[0].value, *line[1:]]))
+            line.clear()
+        if step is not None:
+            if not line:
+                line.append(step)
+            if ef is not None:
+                line.append(ef.name)
 
     def on_job(job, card) -> None:
         how = ("resumes the job of its chip" if job.resumed else "takes the next job" if card.chip_id is None
@@ -72,12 +82,10 @@ def _one_card(args: argparse.Namespace, client: IssuerClient, link) -> int:
         _say(args, f"card in {args.reader}: {card.lifecycle.name.lower()}, ATR {card.atr.hex(' ').upper()}; {how}")
         _say(args, f"job {job.id}: card {job.card_number} (serial {job.serial}), attempt {job.attempts}")
 
-    def on_step(step, ef) -> None:
-        if not steps or steps[-1] != step:
-            steps.append(step)
-            _say(args, f"  {step.value}" + (f" {ef.name}" if ef is not None else ""))
-
-    result = personalise_next(link, client, pin=args.pin, on_step=on_step, on_job=on_job)
+    try:
+        result = personalise_next(link, client, pin=args.pin, on_step=show_step, on_job=on_job)
+    finally:
+        show_step()
     t = result.traffic
     if result.already_done:
         _say(args, f"card {result.card_number}: already personalised and reported (job {result.job_id})")
@@ -156,7 +164,9 @@ def cmd_jobs(args: argparse.Namespace, settings=None) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     for row in rows:
-        print(f"job {row['id']:>6}  card {row['card_id']:>6}  {row['state']:<8} attempts {row['attempts']}  "
+        state = row["state"] if row["card_status"] in ("issued", None) or row["state"] == "done" else \
+            f"{row['state']} (card {row['card_status']}: not handed out)"
+        print(f"job {row['id']:>6}  card {row['card_id']:>6}  {state:<8} attempts {row['attempts']}  "
               f"chip {row['chip_id'] or '-':<16}  {row['station'] or ''}"
               + (f"  last error: {row['last_error']}" if row["last_error"] else ""))
     print(f"{len(rows)} job(s)")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from issuer.api.deps import READERS, Mutation, SessionDep, mutation, require
 from issuer.api.schemas import CardOut, Problem, b64
-from issuer.db.models import Role
+from issuer.db.models import CardStatus, Role
 from issuer.db.production_models import JobState, StationJob
 from issuer.services import station
 
@@ -78,11 +78,13 @@ class JobOut(BaseModel):
     atr: str | None
     last_error: str | None
     lease_expires: int | None
+    card_status: CardStatus | None = None  # a job whose card is no longer issued is not handed out
 
     @classmethod
-    def of(cls, j: StationJob) -> JobOut:
+    def of(cls, j: StationJob, card_status: CardStatus | None = None) -> JobOut:
         return cls(id=j.id, state=j.state, card_id=j.card_id, station=j.station, attempts=j.attempts,
-                   chip_id=j.chip_id, atr=j.atr, last_error=j.last_error, lease_expires=j.lease_expires)
+                   chip_id=j.chip_id, atr=j.atr, last_error=j.last_error, lease_expires=j.lease_expires,
+                   card_status=card_status)
 
 
 class ClaimedJobOut(JobOut):
@@ -119,7 +121,7 @@ def claim(body: ClaimIn, tx: Station):
 
 @router.get("/jobs", response_model=list[JobOut], dependencies=[Depends(require(Role.STATION, *READERS))])
 def jobs(session: SessionDep, state: JobState | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100):
-    return [JobOut.of(j) for j in station.list_jobs(session, state, limit=limit)]
+    return [JobOut.of(job, status) for job, status in station.list_jobs(session, state, limit=limit)]
 
 
 @router.post("/jobs/{job_id}/security-object", response_model=ClaimedJobOut, responses={422: {"model": Problem}})
