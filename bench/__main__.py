@@ -9,12 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from bench import ecard, issuer_api, machine, pcsc, qr_size, qr_verify, revocation, signing, terminal, trust_list
+from bench import (ecard, issuer_api, machine, pcsc, qr_size, qr_verify, revocation, signing, station, terminal,
+                   trust_list)
 from bench.fixtures import Fixtures
 from bench.timing import FULL, QUICK
 
 BENCHMARKS = {m.NAME: m for m in (qr_verify, qr_size, signing, trust_list, revocation, pcsc, issuer_api, terminal,
-                                   ecard)}
+                                   ecard, station)}
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "latest.json"
 
 

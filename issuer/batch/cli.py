@@ -19,7 +19,7 @@ from issuer import auth
 from issuer.batch import batches
 from issuer.batch.importer import import_file
 from issuer.batch.issuing import BatchIssueError, issue_batch, pending
-from issuer.batch.pool import default_workers
+from issuer.batch.pool import default_workers, usable_cpus
 from issuer.db.models import Role
 from issuer.services.runtime import Runtime
 from issuer.settings import Settings
@@ -82,10 +82,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             if shown[0] < args.max_errors:
                 tqdm.write(f"line {error['line']}: {error['field']}: {error['message']}", file=sys.stdout)
             shown[0] += 1
-        lines = sum(1 for _ in open(path, "rb"))
+        with open(path, "rb") as fh:
+            lines = sum(1 for _ in fh)
+        workers = default_workers(lines) if args.workers is None else args.workers
         try:
             with _bar(args, max(lines - (path.suffix.lower() == ".csv"), 0)) as bar:
-                result = import_file(rt, actor, path, workers=args.workers, chunk=args.chunk, on_error=on_error,
+                result = import_file(rt, actor, path, workers=workers, chunk=args.chunk, on_error=on_error,
                                      progress=bar.update)
         finally:
             if report is not None:
@@ -128,9 +130,10 @@ def cmd_issue(args: argparse.Namespace, settings: Settings) -> int:
         with rt.db.session() as session:
             batches.status(session, args.batch)  # 404 for an unknown batch
             issued, waiting = pending(session, args.batch)
+        workers = default_workers(waiting) if args.workers is None else args.workers
         try:
             with _bar(args, issued + waiting, issued, unit="cards") as bar:
-                result = issue_batch(rt, actor, args.batch, chunk=args.chunk, workers=args.workers,
+                result = issue_batch(rt, actor, args.batch, chunk=args.chunk, workers=workers,
                                      progress=bar.update)
         except BatchIssueError as exc:
             print(f"error: {exc}; the chunk was not kept, nothing else changed", file=sys.stderr)
@@ -138,8 +141,8 @@ def cmd_issue(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         rt.close()
     rate = result.issued / result.seconds if result.seconds else 0.0
-    print(f"batch {args.batch}: {result.issued} cards issued in {result.seconds:.1f} s ({rate:.0f} cards/s, "
-          f"{args.workers} signing workers), {issued + result.issued} of {issued + waiting} in all; "
+    print(f"batch {args.batch}: {result.issued} cards issued in {result.seconds:.2f} s ({rate:.0f} cards/s, "
+          f"{workers} signing workers), {issued + result.issued} of {issued + waiting} in all; "
           f"peak memory {_peak_mib():.0f} MiB")
     for reason in result.reasons:
         print(f"  not issued: {reason}")
@@ -205,10 +208,10 @@ def add_batch_commands(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--limit", type=int, default=50)
     ls.set_defaults(func=cmd_list)
 
-    for parser, count, what in ((imp, default_workers(), "checking photos"),
-                                (iss, default_workers(main_share=0.6), "signing")):
-        parser.add_argument("--workers", type=int, default=count,
-                            help=f"worker processes {what} (default here: {count}; 0: all in this process)")
+    for parser, what in ((imp, "checking photos"), (iss, "signing")):
+        parser.add_argument("--workers", type=int,
+                            help=f"worker processes {what} (default: one per CPU, here {usable_cpus()}, for 2,000 "
+                                 "rows or more; 0: all in this process)")
         parser.add_argument("--chunk", type=int, default=500, help="rows per database round (default %(default)s)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     for parser in (imp, app, iss):

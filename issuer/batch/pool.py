@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
@@ -21,16 +23,25 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def default_workers(main_share: float = 0.0) -> int:
-    """Worker processes worth starting when `main_share` of the work stays in the main
-    process (database writes): one per usable CPU for work that is nearly all in the workers
-    (photo checks); for batch issue, whose main process does most of the work (signing is
-    about a third of a card's cost), only the CPUs beyond two (docs/performance.md measures
-    it: on 2 CPUs the pool does not pay for its pickling). None on a single CPU."""
+def default_workers(items: int, *, worth_from: int = 2000) -> int:
+    """One worker per usable CPU for `items` units of work, when there are enough to pay
+    for starting the workers (about a second: each imports the issuer's modules and loads
+    the key); none on a single CPU. docs/performance.md "Issuance station and batch" has the
+    figures behind it (on 2 CPUs: import 1.4x, issue 1.2x faster for large batches)."""
     cpus = usable_cpus()
-    if cpus < 2:
-        return 0
-    return cpus if main_share < 0.5 else max(0, cpus - 2)
+    return cpus if cpus > 1 and items >= worth_from else 0
+
+
+def _start_worker(parent: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:
+    """In each worker: exit when the main process is gone (killed with SIGKILL, a worker would
+    otherwise wait for work forever: its siblings keep the task queue open), then initialise."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
 
 
 class Workers:
@@ -44,7 +55,8 @@ class Workers:
     def __enter__(self) -> Workers:
         if self.count:
             self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=self._initializer, initargs=self._initargs)
+                                             initializer=_start_worker,
+                                             initargs=(os.getpid(), self._initializer, self._initargs))
         elif self._initializer is not None:
             self._initializer(*self._initargs)
         return self

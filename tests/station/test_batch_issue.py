@@ -133,6 +133,19 @@ def sqlite_url_path(rt) -> str:
     return rt.settings.database.removeprefix("sqlite:///")
 
 
+def workers_of(rt) -> list[int]:
+    """Pool workers (multiprocessing spawn) started for this test's database."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if b"multiprocessing.spawn" in cmdline and rt.settings.database.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def kill_when(proc: subprocess.Popen, ready, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
@@ -151,6 +164,10 @@ def test_batch_issue_killed_then_resumed_has_no_duplicates_and_no_gaps(sqlite_ru
     kill_when(proc, lambda: sqlite_count(sqlite_runtime, "cards") >= 30)
     partial = sqlite_count(sqlite_runtime, "cards")
     assert 30 <= partial < rows and partial % 10 == 0  # whole chunks only
+    deadline = time.monotonic() + 10  # its signing workers see that it is gone, and go too
+    while workers_of(sqlite_runtime):
+        assert time.monotonic() < deadline, workers_of(sqlite_runtime)
+        time.sleep(0.1)
     done = ssc_issuer("batch", "issue", str(batch_id), "--user", "erin", "--chunk", "200", "--workers", "0",
                       "--no-progress", env=cli_env)
     out, err = done.communicate(timeout=240)
