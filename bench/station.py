@@ -16,8 +16,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import signal
 import sqlite3
 import statistics
@@ -84,15 +84,16 @@ class Centre:
             samples, done, out = [], threading.Event(), {}
             watcher = threading.Thread(target=self._watch, args=(proc.pid, samples, done, out, kill_at), daemon=True)
             watcher.start()
-            _pid, status, usage = os.wait4(proc.pid, 0)
+            _pid, status, _usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
             done.set()
             watcher.join()
             stdout.seek(0)
             stderr.seek(0)
             out.update(returncode=proc.returncode, stdout=stdout.read()[-3000:], stderr=stderr.read()[-3000:])
+        # VmHWM, sampled every half second: ru_maxrss would count this process's pages too (vfork + exec)
         out.update(seconds=round(time.perf_counter() - started, 2), rss_samples=samples,
-                   peak_rss_mib=round(usage.ru_maxrss / 1024, 1))
+                   peak_rss_mib=round(out.get("hwm_kib", 0) / 1024, 1))
         if kill_at is None and proc.returncode != 0:
             raise RuntimeError(f"ssc-issuer {' '.join(args)} failed: {out['stdout'][-1000:]} {out['stderr'][-1000:]}")
         return out
@@ -101,11 +102,12 @@ class Centre:
         while not done.wait(0.5):
             try:
                 with open(f"/proc/{pid}/status") as fh:
-                    rss = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
+                    status = {line.split(":")[0]: line.split()[1] for line in fh if line.startswith("Vm")}
                 cards = self.count("SELECT count(*) FROM cards")
-            except (OSError, StopIteration, sqlite3.Error):
+            except (OSError, KeyError, IndexError, sqlite3.Error):
                 continue
-            samples.append((cards, rss))
+            samples.append((cards, int(status["VmRSS"])))
+            out["hwm_kib"] = max(out.get("hwm_kib", 0), int(status.get("VmHWM", 0)))
             if kill_at is not None and cards >= kill_at and "killed_at" not in out:
                 out["killed_at"] = cards
                 os.kill(pid, signal.SIGKILL)
@@ -116,8 +118,6 @@ class Centre:
 
 def _issue_rate(stdout: str) -> tuple[int, float]:
     """(cards, seconds) from `batch issue`'s summary line."""
-    import re
-
     found = re.search(r": (\d+) cards issued in ([\d.]+) s", stdout)
     return (int(found.group(1)), float(found.group(2))) if found else (0, 0.0)
 
@@ -131,13 +131,13 @@ def _batch(folder: Path, rows: int) -> dict:
         t0 = time.perf_counter()
         data.write_jsonl(path, data.rows(rows))
         written = time.perf_counter() - t0
-        imported = centre.run("batch", "import", str(path), "--user", "erin", "--no-progress", "--workers", "0")
+        imported = centre.run("batch", "import", str(path), "--user", "erin", "--no-progress")  # default workers
         centre.run("batch", "approve", "1", "--user", "alan")
-        first = centre.run("batch", "issue", "1", "--user", "erin", "--no-progress", "--workers", "0",
-                           kill_at=int(rows * 0.4))
+        first = centre.run("batch", "issue", "1", "--user", "erin", "--no-progress", kill_at=int(rows * 0.4))
         killed_with = centre.count("SELECT count(*) FROM cards")
-        second = centre.run("batch", "issue", "1", "--user", "erin", "--no-progress", "--workers", "0")
+        second = centre.run("batch", "issue", "1", "--user", "erin", "--no-progress")  # the default workers
         cards, seconds = _issue_rate(second["stdout"])
+        workers = re.search(r"(\d+) signing workers", second["stdout"])
         check = {"cards": centre.count("SELECT count(*) FROM cards"),
                  "distinct_serials": centre.count("SELECT count(DISTINCT serial) FROM cards"),
                  "min_serial": centre.count("SELECT min(serial) FROM cards"),
@@ -150,19 +150,20 @@ def _batch(folder: Path, rows: int) -> dict:
                 "import": _summary(imported, rows), "first_issue": _summary(first, first.get("killed_at", 0)),
                 "killed_with_cards": killed_with, "resumed_issue": _summary(second, cards),
                 "cards_per_second": round(cards / seconds, 1) if seconds else 0.0, "check": check,
+                "workers": int(workers.group(1)) if workers else None,
                 "database_mib": round(centre.db.stat().st_size / 2**20)}
     finally:
         centre.close()
 
 
 def _summary(run: dict, units: int) -> dict:
+    """Peak RSS, and the RSS at 10, 50 and 90% of the run's time (with the cards done then)."""
     samples = run["rss_samples"]
     points = {}
-    if samples and units:
-        top = max(c for c, _r in samples) or 1
-        for share in (0.1, 0.5, 0.9):
-            near = min(samples, key=lambda s: abs(s[0] - share * top))
-            points[f"{int(share * 100)}%"] = {"cards": near[0], "rss_mib": round(near[1] / 1024, 1)}
+    for share in (0.1, 0.5, 0.9):
+        if samples:
+            cards, rss = samples[min(len(samples) - 1, int(share * len(samples)))]
+            points[f"{int(share * 100)}%"] = {"cards": cards, "rss_mib": round(rss / 1024, 1)}
     return {"seconds": run["seconds"], "peak_rss_mib": run["peak_rss_mib"], "rss_at": points,
             "returncode": run["returncode"], "units": units}
 
@@ -294,10 +295,12 @@ def report(result: dict) -> list[str]:
     b, w, p = result["batch"], result["workers"], result["personalisation"]
     r1, r2, imp = b["first_issue"], b["resumed_issue"], b["import"]
     out = [f"Batch issuance: {b['rows']:,} records ({b['file_mib']} MiB JSON Lines; database {b['database_mib']} MiB)",
-           f"  import: {imp['seconds']} s ({b['rows'] / imp['seconds']:.0f} rows/s), peak RSS {imp['peak_rss_mib']} MiB; "
-           f"RSS at 10/50/90%: " + ", ".join(f"{v['rss_mib']}" for v in imp["rss_at"].values()) + " MiB",
+           f"  import (chip-size photos, default workers): {imp['seconds']} s ({b['rows'] / imp['seconds']:.0f} rows/s), "
+           f"peak RSS {imp['peak_rss_mib']} MiB; RSS at 10/50/90% of its time: "
+           + ", ".join(f"{v['rss_mib']}" for v in imp["rss_at"].values()) + " MiB",
            f"  issue: killed (SIGKILL) with {b['killed_with_cards']:,} cards; resumed: {r2['units']:,} cards in "
-           f"{r2['seconds']} s wall, {b['cards_per_second']} cards/s = {2 * b['cards_per_second']:.0f} credentials/s",
+           f"{r2['seconds']} s wall, {b['cards_per_second']} cards/s = {2 * b['cards_per_second']:.0f} credentials/s "
+           f"({b['workers']} signing workers)",
            f"    bare ECDSA P-256 sign: {b['bare_signs_per_second']:,}/s; cards/s ÷ bare signs/s = "
            f"{b['ratio_to_bare_sign']} (a card is 2 signatures)",
            f"    peak RSS: first run {r1['peak_rss_mib']} MiB, resumed run {r2['peak_rss_mib']} MiB; RSS at 10/50/90% "

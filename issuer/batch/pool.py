@@ -23,13 +23,15 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def default_workers(items: int, *, worth_from: int = 2000) -> int:
-    """One worker per usable CPU for `items` units of work, when there are enough to pay
-    for starting the workers (about a second: each imports the issuer's modules and loads
-    the key); none on a single CPU. docs/performance.md "Issuance station and batch" has the
-    figures behind it (on 2 CPUs: import 1.4x, issue 1.2x faster for large batches)."""
+def default_workers(items: int, *, worth_from: int = 2000, min_cpus: int = 2) -> int:
+    """One worker per usable CPU for `items` units of work, when there are enough to pay for
+    starting the workers (about a second each: they import the issuer's modules and load the
+    key) and at least `min_cpus` CPUs; else none. The import's photo checks are nearly all
+    worker work (1.7x faster on 2 CPUs); batch issue's main process keeps the database work,
+    most of a card's cost, so it takes workers only from 4 CPUs (docs/performance.md,
+    "Issuance station and batch")."""
     cpus = usable_cpus()
-    return cpus if cpus > 1 and items >= worth_from else 0
+    return cpus if cpus >= min_cpus and items >= worth_from else 0
 
 
 def _start_worker(parent: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:

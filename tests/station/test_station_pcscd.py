@@ -125,13 +125,19 @@ def test_ssc_issuer_station_run_against_the_service(served, attach_card, tmp_pat
     assert records(rt, card_id)[1].state is JobState.QUEUED
     session.insert()
     assert wait_reader_state(READER, present=True, timeout=5.0)
-    out = tmp_path / "out"
-    done = station(*run, "--wait", "10", "--out", str(out), env=env)
+    out, bindir = tmp_path / "out", tmp_path / "bin"  # a card printer: a fake `lp` first on PATH
+    bindir.mkdir()
+    (bindir / "lp").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'lp.log'}\necho 'request id is cardq-7 (1 file(s))'\n")
+    (bindir / "lp").chmod(0o755)
+    printing = dict(env, PATH=f"{bindir}{os.pathsep}{env['PATH']}")
+    done = station(*run, "--wait", "10", "--out", str(out), "--printer", "cardq", env=printing)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "personalising" in done.stdout and "personalised and locked: chip id" in done.stdout
+    assert "sent to printer cardq as job cardq-7; card reported printed" in done.stdout
+    assert (tmp_path / "lp.log").read_text().startswith("-d cardq -t card SH01P")
     assert card.image.lifecycle is Lifecycle.ISSUED
     db_card, job = records(rt, card_id)
-    assert db_card.status is CardStatus.PERSONALISED and job.atr == card.atr.hex() and job.attempts == 2
+    assert db_card.status is CardStatus.PRINTED and job.atr == card.atr.hex() and job.attempts == 2
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{db_card.card_number}{s}"
                                                            for s in ("-front.png", "-back.png", ".pdf"))
     with PcscLink(READER) as reader:
