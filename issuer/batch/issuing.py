@@ -136,65 +136,81 @@ def _issue_chunk(rt: Runtime, session: Session, actor: str, batch_id: int, after
         .order_by(Application.id).limit(size).with_for_update(skip_locked=True, of=Application)).all()
     if not apps:
         return 0, 0, after
-    # Plain rows (not ORM objects: a third of the time per card otherwise); credential_record
-    # reads them by attribute name like the models.
-    people = {p.id: p for p in session.execute(select(Person.__table__).where(
-        Person.id.in_([a.person_id for a in apps])))}
-    insurance: dict[int, list] = {}
-    for e in session.execute(select(InsuranceEnrolment.__table__).where(InsuranceEnrolment.person_id.in_(people))):
-        insurance.setdefault(e.person_id, []).append(e)
-    requests = {a.id: json.loads(a.request) for a in apps}
-    employers = {e.uscc: e for e in session.execute(select(Employer.__table__).where(
-        Employer.uscc.in_({r["employer_uscc"] for r in requests.values()})))}
-    sequences = dict(session.execute(select(Card.person_id, func.max(Card.sequence))
-                                     .where(Card.person_id.in_(people)).group_by(Card.person_id)).all())
-    issue_date, code, years = today(), rt.settings.issuer_code, rt.settings.card_validity_years
-
-    plans, skipped = [], 0
-    for a in apps:
-        r = requests[a.id]
-        valid_until = dt.date.fromisoformat(r["valid_until"])
-        employer = employers.get(r["employer_uscc"])
-        expiry = _expiry(issue_date, years, valid_until)
-        why = ("the employer is not registered" if employer is None else
-               "the work permit ends before a card could be valid" if expiry <= issue_date else None)
-        if why:
-            skipped += 1
-            if len(result.reasons) < 20:
-                result.reasons.append(f"application {a.id}: {why}")
-            continue
-        permit = SimpleNamespace(category=int(r["category"]), employer=employer, position=r["position"],
-                                 work_location=r["work_location"], valid_from=dt.date.fromisoformat(r["valid_from"]),
-                                 valid_until=valid_until, status=1)
-        plans.append((a, permit, expiry))
+    chunk = _Chunk(rt, session, apps)
+    plans = chunk.plans(result)
     if not plans:
-        return 0, skipped, apps[-1].id
-    first_serial = counters.reserve(session, f"serial:{code}", len(plans))  # dense: given back on rollback
-    iat, kid = rt.now(), rt.keys.issuer.kid
-    work, cards = [], []
-    for n, (a, permit, expiry) in enumerate(plans):
-        person, serial = people[a.person_id], first_serial + n
-        card = SimpleNamespace(person_id=person.id, application_id=a.id, issuer_code=code, serial=serial,
-                               card_number=counters.card_number(code, a.card_kind, serial), kind=a.card_kind,
-                               sequence=(sequences.get(person.id) or 0) + 1, status=CardStatus.ISSUED,
-                               issue_date=issue_date, expiry_date=expiry, kid=kid, iat=iat)
-        cards.append((card, permit))
-        work.append((credential_record(person, permit, insurance.get(person.id, []), card), person.photo_jpeg, iat))
-    written = 0
-    batch: list = []
+        return 0, len(apps), apps[-1].id
+    first_serial = counters.reserve(session, f"serial:{chunk.code}", len(plans))  # dense: given back on rollback
+    cards, work = chunk.cards(plans, first_serial)
+    written, pending = 0, []
     for (card, permit), signed in zip(cards, pool.map(sign_card, work, chunksize=25)):
         if isinstance(signed, str):  # not expected after the import's checks: stop, the chunk rolls back
             raise BatchIssueError(f"application {card.application_id}: {signed}")
-        batch.append((card, permit, signed))
-        if len(batch) >= WRITE_EVERY:
-            written += _write(session, batch)
-            batch = []
-    written += _write(session, batch)
+        pending.append((card, permit, signed))
+        if len(pending) >= WRITE_EVERY:  # written while the workers sign the rest
+            written += _write(session, pending)
+            pending = []
+    written += _write(session, pending)
     rt.after_signing()  # fault injection for tests, as issuance.issue has
     audit.append(session, actor, "batch.issue", "batch", batch_id,
                  {"cards": written, "serials": [first_serial, first_serial + written - 1],
                   "applications": [plans[0][0].id, plans[-1][0].id]})
-    return written, skipped, apps[-1].id
+    return written, len(apps) - len(plans), apps[-1].id
+
+
+class _Chunk:
+    """What a chunk's cards are made of, read in a few queries. Plain rows, not ORM objects
+    (a third of the time per card otherwise); credential_record reads them by attribute."""
+
+    def __init__(self, rt: Runtime, session: Session, apps: list):
+        self.apps, self.code, self.years = apps, rt.settings.issuer_code, rt.settings.card_validity_years
+        self.iat, self.kid, self.issue_date = rt.now(), rt.keys.issuer.kid, today()
+        self.people = {p.id: p for p in session.execute(select(Person.__table__).where(
+            Person.id.in_([a.person_id for a in apps])))}
+        self.insurance: dict[int, list] = {}
+        for e in session.execute(select(InsuranceEnrolment.__table__).where(
+                InsuranceEnrolment.person_id.in_(self.people))):
+            self.insurance.setdefault(e.person_id, []).append(e)
+        self.requests = {a.id: json.loads(a.request) for a in apps}
+        self.employers = {e.uscc: e for e in session.execute(select(Employer.__table__).where(
+            Employer.uscc.in_({r["employer_uscc"] for r in self.requests.values()})))}
+        self.sequences = dict(session.execute(select(Card.person_id, func.max(Card.sequence))
+                                              .where(Card.person_id.in_(self.people)).group_by(Card.person_id)).all())
+
+    def plans(self, result: IssueResult) -> list[tuple]:
+        """(application, permit, expiry) of each application that can become a card; the
+        others are left approved and their reasons noted in `result`."""
+        plans = []
+        for a in self.apps:
+            r = self.requests[a.id]
+            valid_until = dt.date.fromisoformat(r["valid_until"])
+            employer = self.employers.get(r["employer_uscc"])
+            expiry = _expiry(self.issue_date, self.years, valid_until)
+            why = ("the employer is not registered" if employer is None else
+                   "the work permit ends before a card could be valid" if expiry <= self.issue_date else None)
+            if why:
+                if len(result.reasons) < 20:
+                    result.reasons.append(f"application {a.id}: {why}")
+                continue
+            permit = SimpleNamespace(category=int(r["category"]), employer=employer, position=r["position"],
+                                     work_location=r["work_location"], valid_until=valid_until, status=1,
+                                     valid_from=dt.date.fromisoformat(r["valid_from"]))
+            plans.append((a, permit, expiry))
+        return plans
+
+    def cards(self, plans: list[tuple], first_serial: int) -> tuple[list, list]:
+        """The cards (serials from `first_serial`) and the signing work for each."""
+        cards, work = [], []
+        for n, (a, permit, expiry) in enumerate(plans):
+            person, serial, code = self.people[a.person_id], first_serial + n, self.code
+            card = SimpleNamespace(person_id=person.id, application_id=a.id, issuer_code=code, serial=serial,
+                                   card_number=counters.card_number(code, a.card_kind, serial), kind=a.card_kind,
+                                   sequence=(self.sequences.get(person.id) or 0) + 1, status=CardStatus.ISSUED,
+                                   issue_date=self.issue_date, expiry_date=expiry, kid=self.kid, iat=self.iat)
+            cards.append((card, permit))
+            work.append((credential_record(person, permit, self.insurance.get(person.id, []), card),
+                         person.photo_jpeg, self.iat))
+        return cards, work
 
 
 def _write(session: Session, batch: list) -> int:
