@@ -97,28 +97,27 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
-class Station(Base):
-    """An issuance station that authenticates with an API key (only its SHA-256 is kept)."""
+class _ApiKeyHolder:
+    """A machine that authenticates with an API key; only the key's SHA-256 is kept."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    key_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class Station(_ApiKeyHolder, Base):
+    """An issuance station."""
 
     __tablename__ = "stations"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    key_id: Mapped[str] = mapped_column(String(32), unique=True)
-    key_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
-class Terminal(Base):
-    """A verification terminal that forwards its event log with an API key (SHA-256 kept)."""
+class Terminal(_ApiKeyHolder, Base):
+    """A verification terminal that forwards its event log."""
 
     __tablename__ = "terminals"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    key_id: Mapped[str] = mapped_column(String(32), unique=True)
-    key_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class TerminalEvent(Base):
