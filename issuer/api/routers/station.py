@@ -4,18 +4,16 @@ token from the claim goes with every later call."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from issuer.api.deps import READERS, Mutation, SessionDep, mutation, require
 from issuer.api.schemas import CardOut, Problem, b64
 from issuer.db.models import CardStatus, Role
 from issuer.db.production_models import JobState, StationJob
-from issuer.services import station
+from issuer.services import inputs, station
 
 router = APIRouter(prefix="/api/station", tags=["issuance station"],
                    responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem},
@@ -35,19 +33,8 @@ class ClaimIn(_In):
     locked: bool = Field(False, description="the card in the reader is issued (locked) already")
 
 
-class SecurityObjectIn(_In):
+class SecurityObjectIn(inputs.SecurityObjectIn):
     lease: Lease
-    dg5: Annotated[bytes, Field(min_length=4, max_length=256)]
-
-    @field_validator("dg5", mode="before")
-    @classmethod
-    def _base64(cls, value: object) -> object:
-        if isinstance(value, str):
-            try:
-                return base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError("dg5 must be base64 (RFC 4648) of the file bytes") from None
-        return value
 
 
 class CompleteIn(_In):
