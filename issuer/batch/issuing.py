@@ -37,7 +37,7 @@ from issuer.db.models import (Application, ApplicationStatus, Card, CardFile, Ca
                               InsuranceEnrolment, Person, WorkPermit)
 from issuer.db.production_models import BatchItem, StationJob
 from issuer.services import counters
-from issuer.services.inputs import today
+from issuer.services.validity import card_expiry, china_date
 from issuer.services.issuance import FILE_FOR_GROUP, credential_record
 from issuer.services.runtime import Runtime
 
@@ -117,14 +117,6 @@ def pending(session: Session, batch_id: int) -> tuple[int, int]:
     return rows.get(ApplicationStatus.ISSUED, 0), rows.get(ApplicationStatus.APPROVED, 0)
 
 
-def _expiry(issue_date: dt.date, years: int, valid_until: dt.date) -> dt.date:
-    try:
-        end = issue_date.replace(year=issue_date.year + years)
-    except ValueError:  # 29 February
-        end = issue_date.replace(year=issue_date.year + years, day=28)
-    return min(end - dt.timedelta(days=1), valid_until)
-
-
 def _issue_chunk(rt: Runtime, session: Session, actor: str, batch_id: int, after: int, size: int,
                  pool: Workers, result: IssueResult) -> tuple[int, int, int]:
     """One chunk in `session`'s transaction: (cards issued, applications skipped, last id)."""
@@ -164,7 +156,8 @@ class _Chunk:
 
     def __init__(self, rt: Runtime, session: Session, apps: list):
         self.apps, self.code, self.years = apps, rt.settings.issuer_code, rt.settings.card_validity_years
-        self.iat, self.kid, self.issue_date = rt.now(), rt.keys.issuer.kid, today()
+        self.iat, self.kid = rt.now(), rt.keys.issuer.kid
+        self.issue_date = china_date(self.iat)  # the same clock as the signature
         self.people = {p.id: p for p in session.execute(select(Person.__table__).where(
             Person.id.in_([a.person_id for a in apps])))}
         self.insurance: dict[int, list] = {}
@@ -185,7 +178,7 @@ class _Chunk:
             r = self.requests[a.id]
             valid_until = dt.date.fromisoformat(r["valid_until"])
             employer = self.employers.get(r["employer_uscc"])
-            expiry = _expiry(self.issue_date, self.years, valid_until)
+            expiry = card_expiry(self.issue_date, self.years, valid_until)
             why = ("the employer is not registered" if employer is None else
                    "the work permit ends before a card could be valid" if expiry <= self.issue_date else None)
             if why:

@@ -29,9 +29,9 @@ from issuer.db.models import (Application, ApplicationKind, ApplicationStatus, C
 from issuer.db.production_models import StationJob
 from issuer.services import counters, publication
 from issuer.services.errors import Conflict, Invalid
-from issuer.services.inputs import today
 from issuer.services.registry import employer_by_uscc, get_or_404
 from issuer.services.runtime import Runtime
+from issuer.services.validity import card_expiry, china_date
 
 FILE_FOR_GROUP = {Group.CARD_INFO: card_profile.CARD_INFO, Group.HOLDER: card_profile.DG1,
                   Group.PHOTO: card_profile.DG2, Group.PERMIT: card_profile.DG3, Group.INSURANCE: card_profile.DG4,
@@ -107,9 +107,8 @@ def issue(rt: Runtime, session: Session, actor: str, application_id: int) -> Car
     person = session.get(Person, app.person_id)
     keys, code = rt.keys, rt.settings.issuer_code
     permit = _apply_request(session, app, person)
-    issue_date = today()
-    expiry = min(issue_date.replace(year=issue_date.year + rt.settings.card_validity_years) - dt.timedelta(days=1),
-                 permit.valid_until)
+    issue_date = china_date(rt.now())
+    expiry = card_expiry(issue_date, rt.settings.card_validity_years, permit.valid_until)
     if expiry <= issue_date:
         raise Conflict("the work permit ends before a card could be valid")
     previous = session.get(Card, app.previous_card_id) if app.previous_card_id else None
