@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from firmware_tools.console import quiet_on_broken_pipe
 from firmware_tools.iso7816.sw import StatusWord
 from firmware_tools.link import LinkError, PcscUnavailableError
 from firmware_tools.pcsc import PcscLink, list_readers
@@ -424,6 +425,7 @@ COMMANDS = {"readers": cmd_readers, "apdu": cmd_apdu, "script": cmd_script, "dum
             ("vcard", "run"): cmd_vcard_run, ("vcard", "new"): cmd_vcard_new}
 
 
+@quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

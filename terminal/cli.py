@@ -19,6 +19,7 @@ from pathlib import Path
 from crypto import Outcome, SscError, TrustStore
 from crypto.keys import load_certificate
 from crypto.ecard import is_presentation
+from firmware_tools.console import quiet_on_broken_pipe
 from terminal.cli_ecard import _verdict_without_site, add_ecard_commands
 from terminal.config import TerminalPaths, forward_url, terminal_id
 from terminal.present import result_lines, verdict_lines
@@ -59,6 +60,14 @@ def _policy(args: argparse.Namespace):
         raise SystemExit(_error(str(exc)))
 
 
+def pin_hint() -> str:
+    """How to pin the root (docs/operations.md, "Setting one up", step 1)."""
+    own = paths().own_root
+    return (f"  to pin the root: get root-ca.pem from the issuing centre, compare its fingerprint "
+            f"(openssl x509 -in root-ca.pem -noout -fingerprint -sha256) with the one the centre gives you "
+            f"out of band, then copy it to {own} ($SSC_TERMINAL_HOME/root-ca.pem), or name it with --root FILE")
+
+
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -83,15 +92,43 @@ def _print_result(result, as_json: bool) -> int:
 
 # ---------------------------------------------------------------- verify-qr
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
+
+
+class InputFileMissing(Exception):
+    """verify-qr was given the path of a picture that is not there."""
+
+
+def _input_kind(value: str) -> str:
+    """"stdin", "text" or "file". A card's or an e-card's QR text always starts with its
+    prefix (SSC1: / SSC1E:, docs/spec.md §5, §12), so that is text; so is anything else
+    that is neither an existing file nor shaped like a path (a scanned code of another
+    kind: INVALID with QR_PREFIX, as at the counter). A path that does not exist is a usage
+    error, never an INVALID card."""
+    if value == "-":
+        return "stdin"
+    if value.startswith("SSC1:") or is_presentation(value) or "://" in value:  # a scanned URL is a code too
+        return "text"
+    path = Path(value)
+    if path.is_file():
+        return "file"
+    if path.exists():
+        raise InputFileMissing(f"{value} is a folder, not a picture of a QR code")
+    if os.sep in value or "/" in value or path.suffix.lower() in IMAGE_SUFFIXES:
+        raise InputFileMissing(f"no such file: {value} (give a PNG/JPEG picture of the QR code, "
+                               "its text SSC1:..., or - to read one line from stdin)")
+    return "text"
+
+
 def _verify_qr(args: argparse.Namespace) -> int:
     policy = _policy(args)
     if policy is not None:
         return _verify_qr_at_site(args, policy)
     source = "QR text"
-    text = args.input
-    if text == "-":
+    text, kind = args.input, _input_kind(args.input)
+    if kind == "stdin":
         text = sys.stdin.readline()
-    elif not text.startswith("SSC1:") and not is_presentation(text) and Path(text).exists():
+    elif kind == "file":
         try:
             read = read_qr_file(Path(text))
         except QrImageError as exc:
@@ -120,14 +157,15 @@ def _verify_qr_at_site(args: argparse.Namespace, policy) -> int:
     from terminal.reasons import TerminalReason
 
     verifier = _verifier(policy, _trust(args))
-    if args.input == "-":
+    kind = _input_kind(args.input)
+    if kind == "stdin":
         text, problem, _ = read_wedge_line(sys.stdin.buffer)
         if problem is not None or text is None:
             result = verifier.input_failure(problem or TerminalReason.SCAN_INCOMPLETE, "no card code on stdin",
                                             "standard input")
         else:
             result = verifier.verify_qr_text(text, "standard input")
-    elif not args.input.startswith("SSC1:") and not is_presentation(args.input) and Path(args.input).exists():
+    elif kind == "file":
         result = verify_image(verifier, Path(args.input))
     else:
         result = verifier.verify_qr_text(args.input, "QR text")
@@ -161,6 +199,8 @@ def _sync(args: argparse.Namespace) -> int:
         held = state.status()
         if held.get("held"):
             print(f"kept trust list version {held['version']} ({held['age']} old)", file=sys.stdout if refused else sys.stderr)
+        if exc.reason == "ROOT_MISSING":
+            print(pin_hint(), file=sys.stderr)
         return 1 if exc.reason.startswith("TL_") else (2 if exc.reason == "ROOT_MISSING" else 4)
     age = human_age(int(time.time()) - result.issued_at)
     print(f"{result.status}: trust list version {result.version}, issued {age} ago"
@@ -300,10 +340,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from terminal.trust import SyncError
+
     try:
         return args.func(args)
+    except InputFileMissing as exc:
+        return _error(str(exc))
+    except SyncError as exc:
+        code = _error(f"{exc.reason}: {exc.message}")
+        if exc.reason == "ROOT_MISSING":
+            print(pin_hint(), file=sys.stderr)
+        return code
     except SscError as exc:
         return _error(f"{exc.reason.value}: {exc.message}")
 

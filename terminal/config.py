@@ -28,9 +28,19 @@ class TerminalPaths:
         return cls(Path(os.environ.get("SSC_TERMINAL_HOME", var_dir() / "terminal")))
 
     @property
+    def own_root(self) -> Path:
+        """Where a terminal's root is pinned (docs/operations.md, "Setting one up")."""
+        return self.home / "root-ca.pem"
+
+    @property
     def pinned_root(self) -> Path:
-        own = self.home / "root-ca.pem"
-        return own if own.exists() else var_dir() / "keys" / "root-ca.pem"
+        """The terminal's own pinned root; on a development machine without one, the root
+        the issuer made under $SSC_VAR/keys if it is there. When neither exists, the
+        terminal's own path: that is where it must be pinned, and what an error names."""
+        if self.own_root.exists():
+            return self.own_root
+        development = var_dir() / "keys" / "root-ca.pem"
+        return development if development.exists() else self.own_root
 
     @property
     def trust_folder(self) -> Path:

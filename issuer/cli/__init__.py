@@ -15,6 +15,7 @@ import argparse
 import sys
 
 from crypto import SscError
+from firmware_tools.console import quiet_on_broken_pipe
 from issuer.artwork.cli import add_artwork_commands
 from issuer.batch.cli import add_batch_commands
 from issuer.station.cli import add_station_commands
@@ -39,6 +40,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+@quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     args = build_parser(settings).parse_args(argv)

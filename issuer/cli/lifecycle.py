@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import getpass
 import json
 import os
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
 
+from firmware_tools.console import ask_secret
 from issuer import auth
 from issuer.api import schemas as out
 from issuer.db.models import Card, Role
@@ -46,7 +46,7 @@ def _principal(session, args: argparse.Namespace, settings: Settings) -> auth.Pr
         return auth.principal_from_api_key(session, key)
     if args.user is None:
         raise auth.AuthError("name the officer with --user (or set SSC_ISSUER_API_KEY for a station)")
-    password = os.environ.get("SSC_ISSUER_PASSWORD") or getpass.getpass(f"password for {args.user}: ")
+    password = ask_secret(f"password for {args.user}: ", "SSC_ISSUER_PASSWORD")
     try:
         user = auth.authenticate_password(session, args.user, password, "cli",
                                           max_failures=settings.login_max_failures,

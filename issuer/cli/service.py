@@ -13,6 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
+from firmware_tools.console import ask_secret
 from issuer import audit
 from issuer.services import publication, users
 from issuer.services.inputs import StationIn, UserIn
@@ -58,12 +59,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _new_password() -> str:
-    password = os.environ.get("SSC_ISSUER_NEW_PASSWORD")
-    if password is None:
-        password = getpass.getpass("password for the new user: ")
-        if password != getpass.getpass("again: "):
-            raise SystemExit("error: the passwords differ")
-    return password
+    return ask_secret("password for the new user: ", "SSC_ISSUER_NEW_PASSWORD", confirm=True)
 
 
 def users_add(args: argparse.Namespace, settings: Settings) -> int:
