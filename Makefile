@@ -7,7 +7,7 @@ VENV   := .venv
 STAMPS := .stamps
 DEBIAN_PACKAGES := python3 python3-venv python3-dev gcc swig libpcsclite-dev \
 	pcscd vsmartcard-vpcd pcsc-tools opensc softhsm2 libzbar0 fonts-noto-cjk \
-	postgresql chromium
+	postgresql chromium systemd
 
 .PHONY: demo test bench deps clean
 
@@ -18,10 +18,15 @@ $(STAMPS)/debian: Makefile scripts/ensure-debian-packages
 	@scripts/ensure-debian-packages $(DEBIAN_PACKAGES)
 	@touch $@
 
+# pip -qq: only errors are shown (a newcomer sees the steps, not the index and build-backend
+# warnings); a failing install still prints pip's ERROR lines and stops make.
+PIP := $(VENV)/bin/python -m pip --disable-pip-version-check -qq
+
 $(VENV)/.installed: pyproject.toml $(STAMPS)/debian
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/python -m pip install -q --upgrade pip
-	@$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@test -x $(VENV)/bin/python || { echo "sscard: making $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "sscard: installing the project and its Python packages into $(VENV) (a few minutes the first time)"
+	@$(PIP) install --upgrade pip
+	@$(PIP) install -e '.[dev]'
 	@touch $@
 
 demo: deps

@@ -1,4 +1,6 @@
-"""The issuer service's configuration: one pydantic-settings class, read from the environment.
+"""The issuer service's configuration: one pydantic-settings class, read from the environment
+and, with ``--config FILE`` or ``SSC_ISSUER_CONFIG``, a TOML file (the environment wins;
+firmware_tools.settings_file; docs/operations.md "Configuration").
 
 Every setting has an embedded default so that ``ssc-issuer serve`` runs out of the box for
 development (SQLite under ``$SSC_VAR``, software keys under ``$SSC_VAR/keys``). Production
@@ -14,7 +16,9 @@ from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from firmware_tools.settings_file import FileSettings
 
 DEV_PASSPHRASE = "sscard-development-only"
 
@@ -24,8 +28,12 @@ def var_dir() -> Path:
     return Path(os.environ.get("SSC_VAR", "var"))
 
 
-class Settings(BaseSettings):
-    """Configuration of one issuer instance (environment variables ``SSC_ISSUER_*``)."""
+CONFIG_VARIABLE = "SSC_ISSUER_CONFIG"
+
+
+class Settings(FileSettings):
+    """Configuration of one issuer instance (environment variables ``SSC_ISSUER_*``, and the
+    same names in lower case, without the prefix, in the TOML file)."""
 
     model_config = SettingsConfigDict(env_prefix="SSC_ISSUER_", extra="ignore", populate_by_name=True)
 
@@ -66,6 +74,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8400
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None) -> Settings:
+        """The settings from the environment and the TOML file `path` (default: $SSC_ISSUER_CONFIG)."""
+        return cls.load(path or os.environ.get(CONFIG_VARIABLE) or None)
 
     @property
     def database(self) -> str:

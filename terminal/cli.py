@@ -21,7 +21,8 @@ from crypto.keys import load_certificate
 from crypto.ecard import is_presentation
 from firmware_tools.console import quiet_on_broken_pipe
 from terminal.cli_ecard import _verdict_without_site, add_ecard_commands
-from terminal.config import TerminalPaths, forward_url, terminal_id
+from firmware_tools.settings_file import ConfigFileError
+from terminal.config import TerminalPaths, TerminalSettings, forward_url, settings, terminal_id, use
 from terminal.present import result_lines, verdict_lines
 from terminal.qr_image import QrImageError, read_qr_file
 
@@ -51,7 +52,7 @@ def _trust(args: argparse.Namespace):
 def _policy(args: argparse.Namespace):
     from terminal.policy import PolicyError, load_policy
 
-    name = args.site or os.environ.get("SSC_TERMINAL_SITE")
+    name = args.site or settings().site
     if not name:
         return None
     try:
@@ -189,9 +190,13 @@ def _read_card(args: argparse.Namespace) -> int:
 def _sync(args: argparse.Namespace) -> int:
     from terminal.trust import SyncError, TrustState, human_age
 
+    source = args.source or settings().sync_source
+    if not source:
+        return _error("name the trust list's source (a URL or a folder), or set sync_source in the configuration "
+                      "file or SSC_TERMINAL_SYNC_SOURCE")
     state = TrustState(paths().trust_folder, Path(args.root))
     try:
-        result = state.sync(args.source, timeout=args.timeout)
+        result = state.sync(source, timeout=args.timeout)
     except SyncError as exc:
         refused = exc.reason.startswith("TL_")  # the list was fetched and refused: the command's answer
         print(f"refused: {exc.reason}: {exc.message}" if refused else f"error: {exc.reason}: {exc.message}",
@@ -287,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ssc-terminal", description="Verify social security cards offline "
                                      "against the trust list this terminal holds.", epilog=__doc__.split("\n\n")[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file (default: $SSC_TERMINAL_CONFIG); "
+                        "the environment wins over it")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def trust_options(cmd: argparse.ArgumentParser) -> None:
@@ -310,8 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     rc.set_defaults(func=_read_card)
 
     sy = sub.add_parser("sync", help="fetch the revocation deltas or the trust list (URL or folder), verify, install")
-    sy.add_argument("source", help="https://issuer/trust-list, https://mirror/.../trust-list.cose, or a folder "
-                    "(USB stick) that `ssc-issuer publish` wrote")
+    sy.add_argument("source", nargs="?", help="https://issuer/trust-list, https://mirror/.../trust-list.cose, or a "
+                    "folder (USB stick) that `ssc-issuer publish` wrote (default: sync_source of the configuration, "
+                    "$SSC_TERMINAL_SYNC_SOURCE)")
     sy.add_argument("--root", default=str(p.pinned_root), help="pinned root CA certificate (default: %(default)s)")
     sy.add_argument("--timeout", type=float, default=20.0)
     sy.set_defaults(func=_sync)
@@ -324,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the counter agent: readers, scanners, and the page on 127.0.0.1")
     run.add_argument("--site", help=SITE_HELP + " (default here: pharmacy)")
-    run.add_argument("--port", type=int, default=8765, help="page port on 127.0.0.1 (default: %(default)s)")
+    run.add_argument("--port", type=int, default=settings().port,
+                     help="page port on 127.0.0.1 (default: %(default)s; $SSC_TERMINAL_PORT)")
     run.add_argument("--scanner", action="append", metavar="DEV", help="serial scanner device (repeatable)")
     run.add_argument("--scanner-terminator", default="CR", choices=["CR", "CRLF", "LF", "none"])
     run.add_argument("--scanner-aim", action="store_true", help="the scanners send AIM symbology identifiers")
@@ -340,8 +349,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_settings(argv: list[str] | None) -> TerminalSettings:
+    """--config FILE (before the command) is read first: the parser's defaults come from it."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    return TerminalSettings.from_config(early.parse_known_args(argv)[0].config)
+
+
 @quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
+    try:
+        use(_load_settings(argv))
+    except ConfigFileError as exc:
+        return _error(str(exc))
     args = build_parser().parse_args(argv)
     from terminal.trust import SyncError
 

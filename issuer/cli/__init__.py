@@ -16,6 +16,7 @@ import sys
 
 from crypto import SscError
 from firmware_tools.console import quiet_on_broken_pipe
+from firmware_tools.settings_file import ConfigFileError
 from issuer.artwork.cli import add_artwork_commands
 from issuer.batch.cli import add_batch_commands
 from issuer.station.cli import add_station_commands
@@ -29,6 +30,8 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssc-issuer", description="Issue social security cards: keys, signing, the issuer service, the card "
         "lifecycle and trust-list publication.", epilog="exit codes: 0 done, 1 refused, 2 usage, 3 not authorised")
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file (default: $SSC_ISSUER_CONFIG); "
+                        "the environment's SSC_ISSUER_* win over it")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     keys.add_parsers(sub, settings)
     service.add_parsers(sub, settings)
@@ -40,9 +43,21 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _config_file(argv: list[str] | None) -> str | None:
+    """--config FILE (before the command), read before the parser is built: the parser's
+    defaults come from the settings."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    return early.parse_known_args(argv)[0].config
+
+
 @quiet_on_broken_pipe
 def main(argv: list[str] | None = None) -> int:
-    settings = Settings()
+    try:
+        settings = Settings.from_config(_config_file(argv))
+    except ConfigFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args = build_parser(settings).parse_args(argv)
     try:
         return args.func(args, settings)
