@@ -94,12 +94,17 @@ function describe(key, v) {
     default: return String(v);
   }
 }
+function placeText(code, p) {  // GB/T 2260: the name in both languages, the code beside it
+  return p && p.zh ? p.en + " " + p.zh + " (" + code + ")" : String(code);
+}
 function render(r) {
   const banner = $("banner");
   banner.className = r.outcome; banner.dataset.outcome = r.outcome; banner.dataset.id = r.id;
   text("outcome", r.outcome_en); text("outcome-zh", r.outcome_zh);
   text("action", r.action || "");
-  text("source", r.source + " · " + new Date(r.at * 1000).toLocaleString());
+  // the time in China (Asia/Shanghai), in the page's two languages, made by the agent
+  // (terminal/translations.py china_time): never the browser's own zone or locale
+  text("source", r.source + (r.at_china ? " · " + r.at_china.en + " · " + r.at_china.zh : ""));
   const f = r.fields || {};
   const muted = r.outcome !== "VALID" && Object.keys(f).length > 0;
   document.querySelector("main").classList.toggle("muted", muted);
@@ -120,7 +125,8 @@ function render(r) {
     if (key === "name" || key === "photo") continue;
     const tr = document.createElement("tr"); tr.dataset.field = key;
     const th = document.createElement("th"); th.textContent = (LABELS[key] || [key, ""]).join(" ");
-    const td = document.createElement("td"); td.textContent = describe(key, value);
+    const td = document.createElement("td");
+    td.textContent = key === "work_location" ? placeText(value, (r.places || {}).work_location) : describe(key, value);
     tr.append(th, td); rows.appendChild(tr);
   }
   const reasons = $("reasons"); reasons.replaceChildren();

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 
 from crypto.verdict import Outcome, Status, Verdict
+from terminal.places import place
+from terminal.translations import china_time
 from terminal.verifier import NO_VERDICT, TerminalResult
 
 COLOURS = {"VALID": "\033[1;32m", "INVALID": "\033[1;31m", "INDETERMINATE": "\033[1;33m", NO_VERDICT: "\033[1;33m"}
@@ -46,12 +48,14 @@ def field_text(key: str, value) -> str:
         return f"{value['name']} ({value['uscc']})" if value.get("uscc") else value["name"]
     if key == "permit_validity":
         return f"{value['status']}, {value['valid_from']} .. {value['valid_until']}"
+    if key == "work_location":
+        return place(value).label()
     return str(value)
 
 
 def result_lines(result: TerminalResult) -> list[str]:
     colour, reset = _colour(result.outcome)
-    lines = [f"{colour}{result.outcome}{reset}  at {result.site}  ({result.source})"]
+    lines = [f"{colour}{result.outcome}{reset}  at {result.site}  ({result.source}, {china_time(result.at)['en']})"]
     if result.verdict is None:
         lines.append(f"  {result.notice.value if result.notice else ''}: {result.action or ''}")
         return lines

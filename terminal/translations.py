@@ -7,7 +7,10 @@ fails if any code of those enumerations is missing here.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import Enum
+
+from crypto.schema import CHINA_TZ
 
 # code -> (English, 简体中文). Written for counter staff: what happened and what to do.
 REASON_TEXT: dict[str, tuple[str, str]] = {
@@ -149,3 +152,12 @@ def reason_text(code: str | Enum) -> tuple[str, str]:
     """(English, Chinese) for a reason code; unknown codes are shown as they are."""
     key = code.value if isinstance(code, Enum) else str(code)
     return REASON_TEXT.get(key, (f"Reason {key}.", f"原因代码 {key}。"))
+
+
+def china_time(epoch_seconds: float) -> dict[str, str]:
+    """A moment as the counter reads it: China Standard Time (Asia/Shanghai, UTC+8 without
+    daylight saving since 1991: the fixed offset the claims' dates use), in each of the page's
+    two languages, 24-hour clock: ``3 Dec 2026, 14:15:49 China time`` / ``2026年12月3日 14:15:49 北京时间``."""
+    t = dt.datetime.fromtimestamp(epoch_seconds, CHINA_TZ)
+    return {"en": f"{t.day} {t:%b %Y, %H:%M:%S} China time",
+            "zh": f"{t.year}年{t.month}月{t.day}日 {t:%H:%M:%S} 北京时间"}

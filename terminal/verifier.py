@@ -23,7 +23,8 @@ from terminal.card_data import CardData
 from terminal.eventlog import EventLog
 from terminal.policy import SitePolicy, check_policy, project
 from terminal.reasons import TerminalReason
-from terminal.translations import OUTCOME_TEXT, reason_text
+from terminal.places import place
+from terminal.translations import OUTCOME_TEXT, china_time, reason_text
 
 log = logging.getLogger(__name__)
 NO_VERDICT = "NO_VERDICT"  # nothing was judged: insert the card again, enter the PIN
@@ -78,7 +79,12 @@ class TerminalResult:
                 "outcome": self.outcome, "outcome_en": en, "outcome_zh": zh, "action": self.action,
                 "reasons": self.reasons(),
                 "checks": [c.to_dict() for c in self.verdict.checks] if self.verdict is not None else [],
-                "fields": self.shown}
+                "fields": self.shown, "at_china": china_time(self.at), "places": self.places()}
+
+    def places(self) -> dict:
+        """The shown division codes as place names (GB/T 2260, terminal/places.py)."""
+        found = place(self.shown.get("work_location"))
+        return {"work_location": found.to_dict()} if found else {}
 
 
 def input_failure_verdict(reason: TerminalReason, message: str,

@@ -110,7 +110,8 @@ def add_artwork_commands(subparsers: argparse._SubParsersAction) -> argparse.Arg
     sub = art.add_subparsers(dest="artwork_command", required=True, metavar="ACTION")
     render = sub.add_parser("render", help="front and back of one card as PNG and PDF; print it if a card "
                                            "printer is configured",
-                            epilog="files: CARD-front.png, CARD-back.png, CARD.pdf (page 1 front, page 2 back)")
+                            epilog="files: CARD-front.png, CARD-back.png, CARD.pdf (page 1 front, page 2 back). "
+                                   "A card issued through the service: ssc-issuer card-artwork CARD_ID --out DIR")
     render.add_argument("--record", required=True, type=Path, help="the credential record (JSON, as for `sign`)")
     render.add_argument("--qr-text-file", required=True, type=Path,
                         help="the card's QR text (the .qr.txt that `ssc-issuer sign` writes)")

@@ -160,7 +160,19 @@ COMMANDS: dict[str, tuple[tuple[Role, ...], str, list[tuple], Work]] = {
                           s, actor, rt.settings.issuer_code, i.LegacyImportIn.model_validate(_json_file(a.file)))),
     "card": ((E, A, Role.AUDITOR, S), "show a card", [("card_id", {"type": int})],
              lambda rt, s, actor, a: out.CardOut.of(registry.get_or_404(s, Card, a.card_id))),
+    "card-artwork": ((E, A, S), "render an issued card by its id: front and back (PNG, PDF) and its QR code "
+                     "(PNG), from the database", [("card_id", {"type": int}),
+                                                  ("--out", {"required": True, "type": Path,
+                                                             "help": "folder for CARD-front.png, CARD-back.png, "
+                                                                     "CARD.pdf and CARD.qr.png"})],
+                     lambda rt, s, actor, a: _artwork(s, a)),
 }
+
+
+def _artwork(session, args) -> dict:
+    from issuer.artwork.issued import render_issued_card  # Pillow, reportlab and the fonts: only when asked
+
+    return render_issued_card(session, args.card_id, args.out)
 
 
 def add_parsers(sub: argparse._SubParsersAction, settings: Settings) -> None:
