@@ -37,7 +37,7 @@ class Settings(FileSettings):
 
     model_config = SettingsConfigDict(env_prefix="SSC_ISSUER_", extra="ignore", populate_by_name=True)
 
-    var: Path = Field(default_factory=var_dir, description="development state folder")
+    var: Path = Field(default_factory=var_dir, validation_alias="SSC_VAR", description="development state folder")
     database_url: str = Field("", description="SQLAlchemy URL; default sqlite:///$SSC_VAR/issuer.db")
     issuer_code: str = Field("SH01", pattern=r"^[A-Z0-9-]{1,16}$", description="issuing centre code")
     key_dir: Path | None = Field(None, description="keys and certificates; default $SSC_VAR/keys")

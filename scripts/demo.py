@@ -26,8 +26,13 @@ BIN = Path(sys.executable).parent
 VAR = Path(os.environ.get("SSC_VAR", ROOT / "var")).resolve()
 
 
+def _shown(arg: str) -> str:
+    """An argument as the demo echoes it: a QR text (hundreds of characters) abbreviated."""
+    return arg if len(arg) <= 100 else f"'{arg[:24]}…' ({len(arg)} characters)"
+
+
 def run(*cmd: str, expect: int = 0, env: dict | None = None) -> str:
-    print(f"\n$ {' '.join(cmd)}")
+    print(f"\n$ {' '.join(_shown(a) for a in cmd)}")
     proc = subprocess.run([str(BIN / cmd[0]), *cmd[1:]], cwd=ROOT, capture_output=True, text=True,
                           env=dict(os.environ, SSC_VAR=str(VAR), **(env or {})))
     sys.stdout.write(proc.stdout)

@@ -55,7 +55,8 @@ def field_text(key: str, value) -> str:
 
 def result_lines(result: TerminalResult) -> list[str]:
     colour, reset = _colour(result.outcome)
-    lines = [f"{colour}{result.outcome}{reset}  at {result.site}  ({result.source}, {china_time(result.at)['en']})"]
+    lines = [f"{colour}{result.outcome}{reset}  at {result.site}  ({result.source})",
+             f"  checked {china_time(result.at)['en']}"]
     if result.verdict is None:
         lines.append(f"  {result.notice.value if result.notice else ''}: {result.action or ''}")
         return lines

@@ -54,6 +54,10 @@ def test_the_issuer_reads_its_file_and_the_environment_wins(tmp_path, clean_env)
     clean_env.setenv("SSC_KEY_PASSPHRASE", "from-the-environment")
     s = Settings.from_config(path)
     assert (s.port, s.issuer_code, s.passphrase()) == (8600, "BJ02", b"from-the-environment")
+    path.write_text(ISSUER_FILE + 'var = "/from/the/file"\n')
+    assert Settings.from_config(path).var == Path("/from/the/file")
+    clean_env.setenv("SSC_VAR", str(tmp_path / "from-the-environment"))
+    assert Settings.from_config(path).var == tmp_path / "from-the-environment"
     clean_env.setenv("SSC_ISSUER_CONFIG", str(path))  # the variable names the file when --config does not
     assert Settings.from_config().issuer_code == "BJ02"
     assert Settings().issuer_code == "SH01"  # without a file: the environment and the defaults only

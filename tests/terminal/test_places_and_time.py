@@ -43,7 +43,8 @@ def test_the_bureau_command_line_shows_the_place_and_the_time(home, pki):
                           capture_output=True, text=True, env=env_for(home), timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "work location:   310115 Pudong New Area, Shanghai 上海市浦东新区" in proc.stdout
-    assert "China time)" in proc.stdout.splitlines()[0]
+    first, second = proc.stdout.splitlines()[:2]
+    assert first == "VALID  at bureau  (QR text)" and second.startswith("  checked ") and second.endswith(" China time")
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
