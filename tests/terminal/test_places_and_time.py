@@ -18,6 +18,7 @@ from tests.terminal.page_support import CHROMIUM, CHROMIUM_ARGS, agent, wait_out
 from tests.terminal.support import env_for, record
 
 BIN = Path(sys.executable).parent
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 def test_a_division_code_reads_as_a_place_in_both_languages():
@@ -68,5 +69,7 @@ def test_the_counter_page_shows_china_time_and_the_place(home, pki):
             assert "AM" not in source and "PM" not in source
             row = page.inner_text("tr[data-field=work_location]")
             assert "Kunshan City, Suzhou, Jiangsu 江苏省苏州市昆山市 (320583)" in row
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "page-bureau-place-time.png"))
         finally:
             browser.close()
