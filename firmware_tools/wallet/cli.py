@@ -7,14 +7,13 @@ passphrase, a challenge that cannot be read); 2 usage; 4 the issuer cannot be re
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from crypto.ecard import PresentationError, Purpose, parse_challenge
+from firmware_tools.console import ask_secret
 from firmware_tools.wallet.store import Wallet, WalletError, WalletStore, default_folder, new_device_key
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 4
@@ -35,11 +34,7 @@ $SSC_VAR/wallet, or --wallet DIR).
 
 
 def _passphrase(confirm: bool = False) -> bytes:
-    value = os.environ.get(PASSPHRASE_ENV)
-    if value is None:
-        value = getpass.getpass("wallet passphrase: ")
-        if confirm and getpass.getpass("again: ") != value:
-            raise WalletError("the passphrases differ")
+    value = ask_secret("wallet passphrase: ", PASSPHRASE_ENV, confirm=confirm)
     if len(value) < 8:
         raise WalletError("the wallet passphrase must have at least 8 characters")
     return value.encode()

@@ -74,6 +74,9 @@ def test_users_add_without_a_terminal_or_a_password_variable(tmp_path):
     assert "set SSC_ISSUER_NEW_PASSWORD" in proc.stderr
     proc = run("ssc-issuer", "approve", "1", "--user", "alan", env=env, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2 and "set SSC_ISSUER_PASSWORD" in proc.stderr and "Traceback" not in proc.stderr
+    env.pop("SSC_WALLET_PASSPHRASE", None)
+    proc = run("ssc-card", "wallet", "show", "--wallet", str(tmp_path / "wallet"), env=env, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2 and "set SSC_WALLET_PASSPHRASE" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def closed_pipe_run(args: list[str], env: dict) -> subprocess.CompletedProcess:
