@@ -20,8 +20,8 @@ from crypto import Outcome, SscError, TrustStore
 from crypto.keys import load_certificate
 from crypto.ecard import is_presentation
 from firmware_tools.console import quiet_on_broken_pipe
-from terminal.cli_ecard import _verdict_without_site, add_ecard_commands
 from firmware_tools.settings_file import ConfigFileError
+from terminal.cli_ecard import _verdict_without_site, add_ecard_commands
 from terminal.config import TerminalPaths, TerminalSettings, forward_url, settings, terminal_id, use
 from terminal.present import result_lines, verdict_lines
 from terminal.qr_image import QrImageError, read_qr_file
