@@ -15,14 +15,12 @@ from typing import Any
 
 import cbor2
 
+from crypto import cbor_exact as exact
+from crypto.cbor_exact import MAX_DEPTH, SEMANTIC_TAGS as _SEMANTIC_TAGS, NonIntegerKey
 from crypto.errors import CborError
 from crypto.reasons import Reason
 
-MAX_DEPTH = 8
-
-# Tags cbor2 would otherwise turn into Python objects. None of our formats use them.
-_SEMANTIC_TAGS = (0, 1, 2, 3, 4, 5, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 32, 33, 34, 35,
-                  36, 37, 38, 39, 52, 54, 100, 256, 257, 258, 259, 260, 261, 1004, 1040, 55799)
+__all__ = ["MAX_DEPTH", "NonIntegerKey", "dumps", "loads", "int_keys", "bstr_header", "encode_bstr"]
 
 
 def _refuse_tag(decoder: cbor2.CBORDecoder) -> Any:
@@ -70,9 +68,14 @@ def loads(data: bytes, *, max_size: int, what: str, deterministic: bool = False)
         value = decoder.decode()
     except cbor2.CBORDecodeError as exc:
         text = str(exc)
-        if "Duplicate map key" in text or "duplicate" in text.lower():
-            raise CborError(Reason.CBOR_DUPLICATE_KEY, f"{what} has a map with a duplicate key") from None
-        raise CborError(Reason.CBOR_MALFORMED, f"{what} is not well-formed CBOR ({text})") from None
+        if "duplicate" not in text.lower():
+            raise CborError(Reason.CBOR_MALFORMED, f"{what} is not well-formed CBOR ({text})") from None
+        # Python's dict merges keys that CBOR keeps apart (true and 1, 1.0 and 1, simple(7)
+        # and 7): read the item again, telling the key types apart (spec §2.2).
+        value = exact.loads(bytes(data), what)
+        if deterministic:
+            raise CborError(Reason.CBOR_NOT_DETERMINISTIC, f"{what} has map keys that are not integers") from None
+        return value
     except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
         raise CborError(Reason.CBOR_MALFORMED, f"{what} is not well-formed CBOR ({exc})") from None
     end = fp.tell()
@@ -88,6 +91,13 @@ def loads(data: bytes, *, max_size: int, what: str, deterministic: bool = False)
             raise CborError(Reason.CBOR_NOT_DETERMINISTIC,
                             f"{what} is not deterministically encoded (RFC 8949 §4.2.1)")
     return value
+
+
+def int_keys(value: Any) -> bool:
+    """Whether `value` is a map whose every key is a CBOR integer. Every sscard map has
+    integer keys only (spec §2.2): ``true``, ``1.0`` and ``simple(1)`` compare equal to 1 in
+    Python, so each structure checks the key types with this before it looks keys up."""
+    return type(value) is dict and all(type(key) is int for key in value)
 
 
 def bstr_header(length: int) -> bytes:
