@@ -121,8 +121,9 @@ def decode_security_object_payload(payload: bytes, issuer_code: str | None = Non
     if body[S_VERSION] != SO_VERSION or body[S_DIGEST_ALG] != DIGEST_SHA256:
         raise _so_error(Reason.SO_VALUE, "version must be 1 and the digest algorithm -16 (SHA-256)")
     card_number, serial, issuer, iat, exp = (body[k] for k in (S_CARD_NUMBER, S_SERIAL, S_ISSUER, S_IAT, S_EXP))
-    if not 0 <= serial < 2**32 or len(card_number) > MAX_SO_TEXT or len(issuer) > MAX_SO_TEXT:
-        raise _so_error(Reason.SO_VALUE, f"serial 0 to 2^32-1, card number and issuer at most {MAX_SO_TEXT} characters")
+    if not 0 <= serial < 2**32 or iat < 0 or exp < 0 or len(card_number) > MAX_SO_TEXT or len(issuer) > MAX_SO_TEXT:
+        raise _so_error(Reason.SO_VALUE, f"serial 0 to 2^32-1, iat and exp not negative, card number and issuer "
+                                         f"at most {MAX_SO_TEXT} characters")
     if issuer_code is not None and issuer != issuer_code:
         raise _so_error(Reason.SO_VALUE, f"it names issuing centre {issuer!r}, its signer is {issuer_code!r}")
     digests = body[S_DIGESTS]

@@ -203,3 +203,24 @@ def test_security_object_decoder_reports_faults_in_key_order(s):
     with pytest.raises(SecurityObjectError) as err:
         decode_security_object_payload(cbor2.dumps(body, canonical=True))
     assert err.value.reason is Reason.SO_TYPE
+
+
+# ---------------------------------------------------------------- order of the claims checks (§4.7)
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda b: b[-65537].update({2: None}), Reason.CLAIMS_TYPE),          # a group present as null
+    (lambda b: b[-65537].update({5: None}), Reason.CLAIMS_TYPE),          # insurance present as null
+    (lambda b: b[-65537].pop(5), Reason.CLAIMS_MISSING),
+    (lambda b: b.update({6: "x"}) or b.pop(4), Reason.CLAIMS_TYPE),      # iat wrong type before exp missing
+    (lambda b: b.pop(6) and b.update({4: "x"}), Reason.CLAIMS_MISSING),  # iat missing before exp wrong type
+    (lambda b: b[-65537].pop(1), Reason.CLAIMS_MISSING),                 # profile absent
+    (lambda b: b[-65537].update({1: True}), Reason.CLAIMS_TYPE),         # profile not an integer
+    (lambda b: b[-65537].update({1: 4}), Reason.CLAIMS_VALUE),
+    (lambda b: b[-65537][5].__setitem__(0, [0, 5]) or b[-65537][5].__setitem__(1, "x"), Reason.CLAIMS_VALUE),
+    (lambda b: b[-65537][5].__setitem__(0, [1, 9999]) or b[-65537][5].__setitem__(1, "x"), Reason.CLAIMS_TYPE),
+])
+def test_claims_checks_run_in_the_order_of_the_spec(s, edit, reason):
+    body = payload_of(s.qr_cose)
+    edit(body)
+    verdict = verify_credential(resign(s.pki.issuer, cbor2.dumps(body)), s.store(), now=NOW)
+    assert verdict.reasons == [reason], verdict.to_dict()
