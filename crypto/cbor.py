@@ -5,6 +5,11 @@ forms, definite lengths, map keys sorted by their encoded bytes). The decoder is
 one data item and nothing after it, no duplicate map keys, no indefinite lengths, a depth
 and size cap, and none of cbor2's semantic tag decoders (dates, regular expressions,
 shared references...) run on untrusted input. Every failure is a :class:`CborError`.
+
+A map key of another type than an integer, text or bytes is kept as cbor2 gives it
+(``True``, ``1.0``, ``CBORSimpleValue(7)``), and Python holds some of them equal to an
+integer: every structure checks its key types (:func:`int_keys`, spec §2.2). Where cbor2
+reports such a pair as a duplicate key, :mod:`crypto.cbor_exact` reads the item again.
 """
 
 from __future__ import annotations
