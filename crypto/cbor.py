@@ -5,6 +5,11 @@ forms, definite lengths, map keys sorted by their encoded bytes). The decoder is
 one data item and nothing after it, no duplicate map keys, no indefinite lengths, a depth
 and size cap, and none of cbor2's semantic tag decoders (dates, regular expressions,
 shared references...) run on untrusted input. Every failure is a :class:`CborError`.
+
+A map key of another type than an integer, text or bytes is kept as cbor2 gives it
+(``True``, ``1.0``, ``CBORSimpleValue(7)``), and Python holds some of them equal to an
+integer: every structure checks its key types (:func:`int_keys`, spec §2.2). Where cbor2
+reports such a pair as a duplicate key, :mod:`crypto.cbor_exact` reads the item again.
 """
 
 from __future__ import annotations
@@ -15,14 +20,12 @@ from typing import Any
 
 import cbor2
 
+from crypto import cbor_exact as exact
+from crypto.cbor_exact import MAX_DEPTH, SEMANTIC_TAGS as _SEMANTIC_TAGS, NonIntegerKey
 from crypto.errors import CborError
 from crypto.reasons import Reason
 
-MAX_DEPTH = 8
-
-# Tags cbor2 would otherwise turn into Python objects. None of our formats use them.
-_SEMANTIC_TAGS = (0, 1, 2, 3, 4, 5, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 32, 33, 34, 35,
-                  36, 37, 38, 39, 52, 54, 100, 256, 257, 258, 259, 260, 261, 1004, 1040, 55799)
+__all__ = ["MAX_DEPTH", "NonIntegerKey", "dumps", "loads", "int_keys", "bstr_header", "encode_bstr"]
 
 
 def _refuse_tag(decoder: cbor2.CBORDecoder) -> Any:
@@ -70,9 +73,14 @@ def loads(data: bytes, *, max_size: int, what: str, deterministic: bool = False)
         value = decoder.decode()
     except cbor2.CBORDecodeError as exc:
         text = str(exc)
-        if "Duplicate map key" in text or "duplicate" in text.lower():
-            raise CborError(Reason.CBOR_DUPLICATE_KEY, f"{what} has a map with a duplicate key") from None
-        raise CborError(Reason.CBOR_MALFORMED, f"{what} is not well-formed CBOR ({text})") from None
+        if "duplicate" not in text.lower():
+            raise CborError(Reason.CBOR_MALFORMED, f"{what} is not well-formed CBOR ({text})") from None
+        # Python's dict merges keys that CBOR keeps apart (true and 1, 1.0 and 1, simple(7)
+        # and 7): read the item again, telling the key types apart (spec §2.2).
+        value = exact.loads(bytes(data), what)
+        if deterministic:
+            raise CborError(Reason.CBOR_NOT_DETERMINISTIC, f"{what} has map keys that are not integers") from None
+        return value
     except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
         raise CborError(Reason.CBOR_MALFORMED, f"{what} is not well-formed CBOR ({exc})") from None
     end = fp.tell()
@@ -88,6 +96,13 @@ def loads(data: bytes, *, max_size: int, what: str, deterministic: bool = False)
             raise CborError(Reason.CBOR_NOT_DETERMINISTIC,
                             f"{what} is not deterministically encoded (RFC 8949 §4.2.1)")
     return value
+
+
+def int_keys(value: Any) -> bool:
+    """Whether `value` is a map whose every key is a CBOR integer. Every sscard map has
+    integer keys only (spec §2.2): ``true``, ``1.0`` and ``simple(1)`` compare equal to 1 in
+    Python, so each structure checks the key types with this before it looks keys up."""
+    return type(value) is dict and all(type(key) is int for key in value)
 
 
 def bstr_header(length: int) -> bytes:

@@ -197,10 +197,24 @@ class IssuerCertificate:
 
 
 def load_der(der: bytes) -> x509.Certificate:
+    """Parse a DER certificate from untrusted bytes, with every field a check reads.
+
+    cryptography parses the subject, the extensions and the key only when asked, and a
+    malformed one then raises ValueError, TypeError, InvalidVersion or
+    UnsupportedAlgorithm wherever it is first read (in an error message, even). They are
+    read here, once, so that a malformed certificate is CERT_MALFORMED (spec §6.5 step 3,
+    §6.4) and nothing later meets a half-parsed one."""
     try:
-        return x509.load_der_x509_certificate(der)
-    except (ValueError, TypeError) as exc:
-        raise CertificateError(Reason.CERT_MALFORMED, f"not a DER X.509 certificate ({exc})") from None
+        cert = x509.load_der_x509_certificate(der)
+        cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+        cert.not_valid_before_utc, cert.not_valid_after_utc
+        cert.public_key()
+        for extension in cert.extensions:
+            extension.value
+    except Exception as exc:  # noqa: BLE001 - any parse failure of untrusted bytes is a malformed certificate
+        raise CertificateError(Reason.CERT_MALFORMED,
+                               f"not a well-formed DER X.509 certificate ({type(exc).__name__}: {exc})") from None
+    return cert
 
 
 def public_key_fits(public_key: Any, algorithm: Algorithm) -> bool:

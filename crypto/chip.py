@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from crypto import cbor, cose
 from crypto.claims import (K_CARD, K_HOLDER, K_IDS, K_INSURANCE, K_PERMIT, Profile, card_map, holder_map,
                            identifiers_map, insurance_array, permit_map, sscard_map)
-from crypto.errors import ClaimsError
+from crypto.errors import ClaimsError, SecurityObjectError
 from crypto.keys import Signer
 from crypto.reasons import Reason
 from crypto.schema import Credential
@@ -81,7 +81,7 @@ class SecurityObject:
 def build_security_object(*, card_number: str, serial: int, issuer_code: str, iat: int, exp: int,
                           files: dict[Group, bytes], signer: Signer) -> bytes:
     """Sign the digests of the files' bytes (as written to the card, TLV included)."""
-    missing = {Group.CARD_INFO, Group.HOLDER, Group.CHIP_KEY} - set(files)
+    missing = set(REQUIRED_GROUPS) - set(files)
     if missing:
         raise ClaimsError(Reason.CLAIMS_MISSING, f"the security object needs {sorted(g.name for g in missing)}")
     payload = cbor.dumps({S_VERSION: SO_VERSION, S_CARD_NUMBER: card_number, S_SERIAL: serial,
@@ -90,24 +90,57 @@ def build_security_object(*, card_number: str, serial: int, issuer_code: str, ia
     return cose.sign1(payload, signer)
 
 
-def decode_security_object_payload(payload: bytes) -> SecurityObject:
+# Payload fields in key order (spec §10.2): key, name, CBOR type.
+_SO_FIELDS = ((S_VERSION, "version", int), (S_CARD_NUMBER, "card number", str), (S_SERIAL, "serial", int),
+              (S_ISSUER, "issuer", str), (S_IAT, "iat", int), (S_DIGEST_ALG, "digest algorithm", int),
+              (S_DIGESTS, "digests", dict), (S_EXP, "exp", int))
+REQUIRED_GROUPS = (Group.CARD_INFO, Group.HOLDER, Group.CHIP_KEY)
+MAX_SO_TEXT = 128
+
+
+def _so_error(reason: Reason, message: str) -> SecurityObjectError:
+    return SecurityObjectError(reason, f"security object: {message}")
+
+
+def decode_security_object_payload(payload: bytes, issuer_code: str | None = None) -> SecurityObject:
+    """Decode a security object's payload in the order of spec §10.2 and report the first
+    fault: CBOR, the map and its keys, each field's type, the values, the digests map.
+    `issuer_code` is the signer certificate's issuing centre, which key 4 must name."""
     body = cbor.loads(payload, max_size=MAX_SO_BYTES, what="security object")
-    keys = {S_VERSION, S_CARD_NUMBER, S_SERIAL, S_ISSUER, S_IAT, S_DIGEST_ALG, S_DIGESTS, S_EXP}
-    if not isinstance(body, dict) or set(body) != keys:
-        raise ClaimsError(Reason.CLAIMS_STRUCTURE, "the security object must be a map with keys 1-8")
+    if type(body) is not dict:
+        raise _so_error(Reason.SO_TYPE, "the payload must be a map")
+    unknown = [k for k in body if type(k) is not int or k not in _SO_KEYS]
+    if unknown:
+        raise _so_error(Reason.SO_UNKNOWN_KEY, f"key {unknown[0]!r} is not one of 1-8")
+    for key, name, kind in _SO_FIELDS:
+        if key not in body:
+            raise _so_error(Reason.SO_MISSING, f"key {key} ({name}) is missing")
+    for key, name, kind in _SO_FIELDS:
+        if type(body[key]) is not kind:
+            raise _so_error(Reason.SO_TYPE, f"key {key} ({name}) is not of the CBOR type {kind.__name__}")
     if body[S_VERSION] != SO_VERSION or body[S_DIGEST_ALG] != DIGEST_SHA256:
-        raise ClaimsError(Reason.CLAIMS_VALUE, "unknown security object version or digest algorithm")
-    card_number, serial, issuer = body[S_CARD_NUMBER], body[S_SERIAL], body[S_ISSUER]
-    iat, exp = body[S_IAT], body[S_EXP]
-    if type(card_number) is not str or type(issuer) is not str or \
-            not all(type(v) is int for v in (serial, iat, exp)):
-        raise ClaimsError(Reason.CLAIMS_TYPE, "card number, serial, issuer, iat and exp have the wrong CBOR types")
+        raise _so_error(Reason.SO_VALUE, "version must be 1 and the digest algorithm -16 (SHA-256)")
+    card_number, serial, issuer, iat, exp = (body[k] for k in (S_CARD_NUMBER, S_SERIAL, S_ISSUER, S_IAT, S_EXP))
+    if not 0 <= serial < 2**32 or iat < 0 or exp < 0 or len(card_number) > MAX_SO_TEXT or len(issuer) > MAX_SO_TEXT:
+        raise _so_error(Reason.SO_VALUE, f"serial 0 to 2^32-1, iat and exp not negative, card number and issuer "
+                                         f"at most {MAX_SO_TEXT} characters")
+    if issuer_code is not None and issuer != issuer_code:
+        raise _so_error(Reason.SO_VALUE, f"it names issuing centre {issuer!r}, its signer is {issuer_code!r}")
     digests = body[S_DIGESTS]
-    if not isinstance(digests, dict) or not all(
-            type(k) is int and k in Group._value2member_map_ and type(v) is bytes and len(v) == 32
-            for k, v in digests.items()):
-        raise ClaimsError(Reason.CLAIMS_TYPE, "digests must map group numbers 0-5 to 32-byte SHA-256 values")
+    for key, value in digests.items():
+        if type(key) is not int or key not in Group._value2member_map_:
+            raise _so_error(Reason.SO_UNKNOWN_KEY, f"digests: key {key!r} is not a group number 0-5")
+        if type(value) is not bytes:
+            raise _so_error(Reason.SO_TYPE, f"digests: group {key}'s digest is not a byte string")
+        if len(value) != 32:
+            raise _so_error(Reason.SO_VALUE, f"digests: group {key}'s digest is {len(value)} bytes, not 32 (SHA-256)")
+    missing = [g.name for g in REQUIRED_GROUPS if int(g) not in digests]
+    if missing:
+        raise _so_error(Reason.SO_MISSING, f"digests: no digest of {', '.join(missing)} (groups 0, 1 and 5 are required)")
     return SecurityObject(card_number, serial, issuer, iat, exp, dict(digests))
+
+
+_SO_KEYS = frozenset(key for key, _, _ in _SO_FIELDS)
 
 
 def decode_group(group: Group, payload: bytes) -> object:

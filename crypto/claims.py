@@ -189,8 +189,11 @@ _MIN_DAYS, _MAX_DAYS = days(EARLIEST_DATE), days(LATEST_DATE)
 _MAX_TEXT = 128
 
 
+_ABSENT = object()  # a key not in its map; a key present with the value null is present (spec §4.7)
+
+
 def _map(value: Any, path: str, allowed: frozenset) -> dict:
-    if value is None:
+    if value is _ABSENT:
         raise ClaimsError(Reason.CLAIMS_MISSING, f"{path} is missing")
     if not isinstance(value, dict):
         raise ClaimsError(Reason.CLAIMS_TYPE, f"{path} must be a map")
@@ -276,7 +279,7 @@ def _month(value: Any, kind: InsuranceType) -> dt.date:
 
 
 def _insurance(value: Any, profile: Profile) -> list[dict]:
-    if value is None:
+    if value is _ABSENT:
         raise ClaimsError(Reason.CLAIMS_MISSING, "insurance is missing")
     if profile is Profile.ECARD:  # the medical entry alone, in the QR shape (spec §12.2)
         if type(value) is not list:
@@ -311,10 +314,10 @@ def _insurance(value: Any, profile: Profile) -> list[dict]:
 def _credential_dict(ssc: dict, profile: Profile, iss: str) -> dict:
     chip = profile is Profile.CHIP
     keys = _PROFILE_KEYS[profile]
-    holder = _fields(ssc.get(K_HOLDER), _HOLDER_FIELDS, "holder", keys[K_HOLDER], chip)
-    ids = _fields(ssc.get(K_IDS), _IDS_FIELDS, "identifiers", keys[K_IDS], chip)
-    permit = _fields(ssc.get(K_PERMIT), _PERMIT_FIELDS, "permit", keys[K_PERMIT], chip)
-    card = _fields(ssc.get(K_CARD), _CARD_FIELDS, "card", keys[K_CARD], chip)
+    holder = _fields(ssc.get(K_HOLDER, _ABSENT), _HOLDER_FIELDS, "holder", keys[K_HOLDER], chip)
+    ids = _fields(ssc.get(K_IDS, _ABSENT), _IDS_FIELDS, "identifiers", keys[K_IDS], chip)
+    permit = _fields(ssc.get(K_PERMIT, _ABSENT), _PERMIT_FIELDS, "permit", keys[K_PERMIT], chip)
+    card = _fields(ssc.get(K_CARD, _ABSENT), _CARD_FIELDS, "card", keys[K_CARD], chip)
     wp, location, serial = ids["work_permit_number"], permit["work_location"], card["serial"]
     if not 0 <= wp < 10**18 or not 100000 <= location <= 899999 or not 0 <= serial < 2**32:
         raise ClaimsError(Reason.CLAIMS_VALUE, "work permit number, work location or card serial out of range")
@@ -336,7 +339,7 @@ def _credential_dict(ssc: dict, profile: Profile, iss: str) -> dict:
     card["issue_date"] = _day(card["issue_date"], "card.issue_date")
     card["expiry_date"] = _day(card["expiry_date"], "card.expiry_date")
     return {"holder": holder, "identifiers": ids, "permit": permit,
-            "insurance": _insurance(ssc.get(K_INSURANCE), profile), "card": card}
+            "insurance": _insurance(ssc.get(K_INSURANCE, _ABSENT), profile), "card": card}
 
 
 def _construct(data: dict) -> Credential:

@@ -39,6 +39,10 @@ class ClaimsError(SscError):
     """The CBOR claim set does not have the shape the spec requires."""
 
 
+class SecurityObjectError(ClaimsError):
+    """The payload of a chip's security object does not have the shape spec §10.2 gives."""
+
+
 class SchemaError(SscError):
     """A credential field has a value the schema does not allow."""
 

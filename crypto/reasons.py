@@ -80,6 +80,11 @@ class Reason(str, Enum):
     CHIP_NOT_GENUINE = "CHIP_NOT_GENUINE"
     CHIP_NOT_ISSUED = "CHIP_NOT_ISSUED"
     CHIP_TERMINATED = "CHIP_TERMINATED"
+    # the chip's security object payload (spec §10.2): reported in the claims check
+    SO_TYPE = "SO_TYPE"
+    SO_MISSING = "SO_MISSING"
+    SO_UNKNOWN_KEY = "SO_UNKNOWN_KEY"
+    SO_VALUE = "SO_VALUE"
     # e-card presentations (spec §12): the format, device_auth and freshness checks
     ECARD_FORMAT = "ECARD_FORMAT"
     ECARD_DEVICE_SIGNATURE = "ECARD_DEVICE_SIGNATURE"

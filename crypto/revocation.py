@@ -235,12 +235,12 @@ class RevocationSet:
     def decode(cls, obj: object) -> RevocationSet:
         """Check and decode a coded set (untrusted input). A map of the wrong shape or types is
         TL_MALFORMED; values out of range and faults in the bit stream TL_REVOCATION_MALFORMED."""
-        if not isinstance(obj, dict) or set(obj) != _KEYS:  # the CBOR shape: TL_MALFORMED, as in §6.2
+        if type(obj) is not dict or not all(type(key) is int for key in obj) or set(obj) != _KEYS:  # the CBOR shape: TL_MALFORMED, as in §6.2
             raise RevocationError(Reason.TL_MALFORMED, "a coded revocation set must be a map with keys 1-5")
         base, size = _uint(obj[G_BASE], "base"), _uint(obj[G_SIZE], "size")
         count, k = _uint(obj[G_COUNT], "count"), _uint(obj[G_K], "k")
         bits = obj[G_BITS]
-        if not isinstance(bits, bytes):
+        if type(bits) is not bytes:
             raise RevocationError(Reason.TL_MALFORMED, "the coded bits must be a byte string")
         _check_universe(base, size)
         if k > MAX_RICE_K:

@@ -134,7 +134,7 @@ def load_revocation_delta(data: bytes, root: x509.Certificate) -> RevocationDelt
     except (CborError, CoseError, CertificateError) as exc:
         raise TrustListError(exc.reason if exc.reason.value.startswith("TL_") else Reason.TL_MALFORMED,
                              f"revocation delta rejected: {exc.message}") from None
-    if not isinstance(body, dict) or set(body) != _PAYLOAD_KEYS:
+    if not cbor.int_keys(body) or set(body) != _PAYLOAD_KEYS:
         raise _malformed("the delta payload must be a map with keys 1-6")
     numbers = [body[k] for k in (D_BASE_VERSION, D_NEW_VERSION, D_ISSUED_AT, D_NEXT_UPDATE)]
     if not all(type(v) is int and v >= 0 for v in numbers):
@@ -144,25 +144,25 @@ def load_revocation_delta(data: bytes, root: x509.Certificate) -> RevocationDelt
         raise _malformed("a delta must lead to a later version, next_update after issued_at")
     check_signed_at(signer_cert, issued_at, "revocation delta")
     digest = body[D_ISSUERS_DIGEST]
-    if not isinstance(digest, bytes) or len(digest) != DIGEST_LENGTH:
+    if type(digest) is not bytes or len(digest) != DIGEST_LENGTH:
         raise _malformed("the issuers digest must be 32 bytes")
     return RevocationDelta(base_version, new_version, issued_at, next_update, digest,
                            _entries(body[D_ENTRIES]), bytes(data))
 
 
 def _entries(value: object) -> tuple[DeltaEntry, ...]:
-    if not isinstance(value, list):
+    if type(value) is not list:
         raise _malformed("the delta entries must be an array")
     entries: list[DeltaEntry] = []
     for item in value:
-        if not isinstance(item, dict) or set(item) != _ENTRY_KEYS or not isinstance(item[E_ISSUER], str):
+        if not cbor.int_keys(item) or set(item) != _ENTRY_KEYS or type(item[E_ISSUER]) is not str:
             raise _malformed("a delta entry must be {1: issuer, 2: previous digest, 3: new digest, 4: added, "
                              "5: removed}")
         code = item[E_ISSUER]
         if entries and code <= entries[-1].issuer_code:
             raise _malformed("delta entries must be sorted by issuer code, one per centre")
         digests = item[E_PREVIOUS], item[E_NEW]
-        if not all(isinstance(d, bytes) and len(d) == DIGEST_LENGTH for d in digests):
+        if not all(type(d) is bytes and len(d) == DIGEST_LENGTH for d in digests):
             raise _malformed("state digests must be 32 bytes")
         added, removed = RevocationSet.decode(item[E_ADDED]), RevocationSet.decode(item[E_REMOVED])
         if (added.base, added.size) != (removed.base, removed.size):

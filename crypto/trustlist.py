@@ -135,7 +135,7 @@ def open_signed(data: bytes, root: x509.Certificate, what: str = "trust list") -
     check_root(root)
     envelope = cose.decode_sign1(data, max_size=MAX_TRUST_LIST_BYTES)
     chain = envelope.unprotected.get(cose.HDR_X5CHAIN)
-    if not isinstance(chain, bytes):
+    if type(chain) is not bytes:
         raise TrustListError(Reason.TL_SIGNER, f"the {what} does not carry its signer certificate (x5chain)")
     signer_cert = load_der(chain)
     try:
@@ -160,7 +160,7 @@ def check_signed_at(signer_cert: x509.Certificate, issued_at: int, what: str = "
 def _load(data: bytes, root: x509.Certificate) -> TrustList:
     payload, signer_cert = open_signed(data, root)
     body = cbor.loads(payload, max_size=MAX_TRUST_LIST_BYTES, what="trust list")
-    if not isinstance(body, dict) or set(body) != {T_VERSION, T_ISSUED_AT, T_NEXT_UPDATE, T_ISSUERS, T_REVOCATION}:
+    if not cbor.int_keys(body) or set(body) != {T_VERSION, T_ISSUED_AT, T_NEXT_UPDATE, T_ISSUERS, T_REVOCATION}:
         raise TrustListError(Reason.TL_MALFORMED, "the trust list payload must be a map with keys 1-5")
     version, issued_at, next_update = body[T_VERSION], body[T_ISSUED_AT], body[T_NEXT_UPDATE]
     if not all(type(v) is int and v >= 0 for v in (version, issued_at, next_update)) or next_update <= issued_at:
@@ -168,18 +168,18 @@ def _load(data: bytes, root: x509.Certificate) -> TrustList:
                                                   "next_update after issued_at")
     check_signed_at(signer_cert, issued_at)
     issuers = body[T_ISSUERS]
-    if not isinstance(issuers, list) or not all(isinstance(d, bytes) for d in issuers):
+    if type(issuers) is not list or not all(type(d) is bytes for d in issuers):
         raise TrustListError(Reason.TL_MALFORMED, "issuers must be an array of DER certificates")
     certs = tuple(IssuerCertificate.from_der(der, root) for der in issuers)
     return TrustList(version, issued_at, next_update, certs, _revocation(body[T_REVOCATION]), bytes(data))
 
 
 def _revocation(entries: object) -> dict[str, RevokedSerials]:
-    if not isinstance(entries, list):
+    if type(entries) is not list:
         raise TrustListError(Reason.TL_MALFORMED, "revocation must be an array")
     revoked: dict[str, RevokedSerials] = {}
     for entry in entries:
-        if not isinstance(entry, dict) or set(entry) != {R_ISSUER, R_FORMAT, R_DATA} \
+        if not cbor.int_keys(entry) or set(entry) != {R_ISSUER, R_FORMAT, R_DATA} \
                 or not isinstance(entry[R_ISSUER], str):
             raise TrustListError(Reason.TL_MALFORMED, "a revocation entry must be {1: issuer, 2: format, 3: data}")
         fmt = entry[R_FORMAT]
@@ -191,7 +191,7 @@ def _revocation(entries: object) -> dict[str, RevokedSerials]:
             revoked[entry[R_ISSUER]] = RevocationSet.decode(entry[R_DATA])  # §11.1: TL_REVOCATION_MALFORMED
             continue
         serials = entry[R_DATA]
-        if not isinstance(serials, list) or not all(type(s) is int and s >= 0 for s in serials):
+        if type(serials) is not list or not all(type(s) is int and s >= 0 for s in serials):
             raise TrustListError(Reason.TL_MALFORMED, "revoked serials must be non-negative integers")
         revoked[entry[R_ISSUER]] = frozenset(serials)
     return revoked

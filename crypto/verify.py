@@ -83,11 +83,7 @@ def verify_security_object(security_object: bytes, store: TrustStore, *, now: in
     from crypto.chip import decode_security_object_payload
 
     def decode(payload: bytes, issuer_code: str) -> object:
-        so = decode_security_object_payload(payload)
-        if so.issuer_code != issuer_code:
-            from crypto.errors import ClaimsError
-            raise ClaimsError(Reason.CLAIMS_VALUE, "the security object names another issuing centre than its signer")
-        return so
+        return decode_security_object_payload(payload, issuer_code)
 
     if not isinstance(security_object, (bytes, bytearray)):
         return _fail([], Check.FORMAT, Reason.CBOR_MALFORMED, "the security object must be bytes")

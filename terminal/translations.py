@@ -133,6 +133,15 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
                          "芯片不是原签发的芯片（复制卡），请勿受理。"),
     "CHIP_NOT_ISSUED": ("The card was never finished at the issuance centre.", "该卡未在制卡中心完成个人化。"),
     "CHIP_TERMINATED": ("The card has been cancelled.", "该卡已注销。"),
+    # the chip's security object (spec §10.2)
+    "SO_TYPE": ("The chip's signed file list has a field of the wrong type: the chip data is damaged or forged.",
+                "芯片签名文件清单的字段类型错误：芯片数据已损坏或伪造。"),
+    "SO_MISSING": ("The chip's signed file list lacks a required entry: the chip data is damaged or forged.",
+                   "芯片签名文件清单缺少必需的内容：芯片数据已损坏或伪造。"),
+    "SO_UNKNOWN_KEY": ("The chip's signed file list has an entry this terminal does not know.",
+                       "芯片签名文件清单含有本终端不认识的内容。"),
+    "SO_VALUE": ("The chip's signed file list has an impossible value (version, digest, issuer).",
+                 "芯片签名文件清单的值不合理（版本、摘要或签发机构）。"),
     # chip reads
     "CARD_REMOVED": ("The card was removed. Insert it again.", "卡片已被拔出，请重新插入。"),
     "CARD_UNREADABLE": ("The card does not answer properly. Insert it again; if it keeps failing, refuse it.",

@@ -172,6 +172,9 @@ class TrustState:
             new = store.update(data)  # verifies against the root, refuses rollback
         except SscError as exc:
             raise SyncError(exc.reason.value, exc.message) from None
+        except Exception as exc:  # noqa: BLE001 - fail closed: the list held stays
+            raise SyncError("TL_MALFORMED", f"the trust list could not be read ({type(exc).__name__}): "
+                                            "the list held is kept") from None
         previous = held.version if held else None
         if held is not None and new.encoded == held.encoded and not held.deltas:
             self._write_meta(dict(meta, checked_at=now, etag=etag or meta.get("etag"), source=source))
@@ -192,6 +195,9 @@ class TrustState:
             new = apply_revocation_deltas(held, offer.chain, root)
         except SscError as exc:
             raise NoDeltas(f"{exc.reason.value}: {exc.message}", offer.bytes_fetched) from None
+        except Exception as exc:  # noqa: BLE001 - fail closed: a delta that cannot be read is refused
+            raise NoDeltas(f"TL_MALFORMED: a delta could not be read ({type(exc).__name__})",
+                           offer.bytes_fetched) from None
         if new.version != offer.latest:
             raise NoDeltas(f"the deltas end at version {new.version}, the source's latest is {offer.latest}",
                            offer.bytes_fetched)

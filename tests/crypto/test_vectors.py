@@ -40,6 +40,8 @@ NOT_IN_VERDICTS = {
     **{r: "chip reads (spec §10.3): tests/firmware_tools/test_reader.py" for r in (
         Reason.CHIP_FILE_MALFORMED, Reason.CHIP_DIGEST_MISMATCH, Reason.CHIP_NOT_GENUINE,
         Reason.CHIP_NOT_ISSUED, Reason.CHIP_TERMINATED)},
+    **{r: "chip security objects (spec §10.2): tests/vectors/security_object.json, checked by "
+          "tests/crypto/test_security_object_vectors.py" for r in Reason if r.value.startswith("SO_")},
     Reason.CBOR_NOT_DETERMINISTIC: "verifiers do not require deterministic encoding (spec §2.2)",
     Reason.SCHEMA_INVALID: "issuer-side content rules (spec §4.7)",
     Reason.CLAIMS_STRUCTURE: "reserved, not emitted",
