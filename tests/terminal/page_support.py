@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,8 @@ def agent(home: Path, *args: str, env: dict | None = None) -> Iterator[AgentProc
                 url = found.group(1)
                 break
         assert url, "the agent did not announce its page"
+        # Keep reading its output (the access log) so that a full pipe never blocks the agent.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         yield AgentProcess(proc, url)
     finally:
         if proc.poll() is None:
