@@ -190,14 +190,30 @@ def _flock(fd: int, mode: int, timeout: float) -> bool:
             time.sleep(0.05)
 
 
+_slots_held: dict[int, int] = {}  # slot -> how many slot_lock() of this process hold it
+
+
 @contextlib.contextmanager
 def slot_lock(slot: int, timeout: float = 600.0) -> Iterator[None]:
-    """Hold vpcd slot ``slot`` for this test run (other runs wait)."""
+    """Hold vpcd slot ``slot`` for this test run (other runs wait). Re-entrant within the
+    process: a test that watches a reader holds its slot before ``attach_card`` takes it
+    again, so that no other run's card is inserted there meanwhile (a watcher would read it)."""
+    if _slots_held.get(slot):
+        _slots_held[slot] += 1
+        try:
+            yield
+        finally:
+            _slots_held[slot] -= 1
+        return
     fd = os.open(_lock_path(f"vpcd-slot{slot}"), os.O_RDWR | os.O_CREAT, 0o666)
     try:
         if not _flock(fd, fcntl.LOCK_EX, timeout):
             raise TimeoutError(f"vpcd slot {slot} is held by another test run")
-        yield
+        _slots_held[slot] = 1
+        try:
+            yield
+        finally:
+            _slots_held[slot] = 0
     finally:
         os.close(fd)  # releases the lock
 

@@ -138,6 +138,7 @@ def test_watcher_waits_for_pcscd_and_reconnects(pki, pcscd, monkeypatch):
 
     import terminal.chip as chip
     from firmware_tools.link import PcscUnavailableError
+    from tests.firmware_tools.pcscd_fixtures import slot_lock
 
     real, failures = chip.establish_context, {"left": 2}
 
@@ -148,15 +149,16 @@ def test_watcher_waits_for_pcscd_and_reconnects(pki, pcscd, monkeypatch):
         return real()
     monkeypatch.setattr(chip, "establish_context", flaky)
     watcher = chip.CardWatcher(verifier(pki, "bureau"), reader=READER)
-    watcher.start()
-    try:
-        deadline = time.monotonic() + 10
-        while watcher.readers() != [READER] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert watcher.readers() == [READER] and watcher.state == "watching" and failures["left"] == 0
-    finally:
-        watcher.stop()
-        watcher.join(5)
+    with slot_lock(0):  # no other run's card in the watched reader meanwhile
+        watcher.start()
+        try:
+            deadline = time.monotonic() + 10
+            while watcher.readers() != [READER] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert watcher.readers() == [READER] and watcher.state == "watching" and failures["left"] == 0
+        finally:
+            watcher.stop()
+            watcher.join(5)
 
 
 @pytest.mark.pcsc

@@ -101,13 +101,14 @@ def test_page_is_served_on_loopback_only(home):
 
 @pytest.mark.pcsc
 def test_cards_inserted_through_pcscd_update_the_page(revoking_home, pki, attach_card):
+    from tests.firmware_tools.pcscd_fixtures import slot_lock
     from tests.terminal.support import CARD_PIN, issued_card
 
     good = issued_card(pki, record(family="OKAFOR", given="CHIDI EMEKA"))
     revoked = issued_card(pki, record(serial=7))
     copy = issued_card(pki, chip_key_of=issued_card(pki))
     reader = "Virtual PCD 00 00"
-    with agent(revoking_home, "--site", "pharmacy", "--reader", reader, "--pin", CARD_PIN) as a, \
+    with slot_lock(0), agent(revoking_home, "--site", "pharmacy", "--reader", reader, "--pin", CARD_PIN) as a, \
             browser_page() as page:
         page.goto(a.url)
         page.wait_for_selector("#conn:text('live')")
