@@ -61,12 +61,18 @@ def agent(home: Path, *args: str, env: dict | None = None) -> Iterator[AgentProc
                 proc.wait(5)
 
 
+def browser_environment() -> dict[str, str]:
+    """The browser's environment, without libfaketime: Chromium hangs under it (the shifted-clock
+    runs, scripts/shifted_clock.py). The page shows the times the agent puts in its answers."""
+    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+
+
 @contextlib.contextmanager
 def browser_page() -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=browser_environment())
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             yield page
