@@ -34,7 +34,7 @@ def record(*, serial: int = 42, paid_through: dt.date | None = None, medical_sta
     rec = samples.typical_record()
     rec["holder"]["family_name"], rec["holder"]["given_names"] = family, given
     paid = (paid_through or t).replace(day=1)
-    since = dt.date(t.year - 1, 1, 1)
+    since = dt.date(t.year - 2, 1, 1)  # before any paid_through a test asks for (12 months back)
     rec["insurance"] = [{"type": k, "status": 1, "since": since.isoformat(), "paid_through": paid.isoformat()}
                         for k in range(1, 6)]
     rec["insurance"][1]["status"] = medical_status

@@ -31,8 +31,14 @@ def pki_store(pki):
     return store
 
 
+def policy_today(now: int, site: str) -> dt.date:
+    """Today as the site's policy sees it at `now`: China's date, the clock leeway in the
+    holder's favour (so within the leeway after midnight it is still yesterday)."""
+    return local_date(now - load_policy(site).clock_leeway)
+
+
 def months_ago(now: int, n: int) -> dt.date:
-    day = local_date(now).replace(day=1)
+    day = policy_today(now, "pharmacy").replace(day=1)
     for _ in range(n):
         day = (day - dt.timedelta(days=1)).replace(day=1)
     return day
@@ -104,7 +110,7 @@ def test_work_permit_status_and_window_at_the_bureau(pki, now):
     verdict, data = verified(pki, now, record(permit_status=2))
     assert check_policy(bureau, verdict, data, now).reason is R.POLICY_PERMIT_STATUS
     assert check_policy(load_policy("pharmacy"), verdict, data, now).status is Status.PASSED
-    verdict, data = verified(pki, now, record(valid_until=local_date(now) - dt.timedelta(days=1)))
+    verdict, data = verified(pki, now, record(valid_until=policy_today(now, "bureau") - dt.timedelta(days=1)))
     assert check_policy(bureau, verdict, data, now).reason is R.POLICY_PERMIT_EXPIRED
     verdict, data = verified(pki, now)
     assert check_policy(bureau, verdict, data, now).status is Status.PASSED
