@@ -88,8 +88,12 @@ def _serve(url: str, folder: Path) -> tuple[subprocess.Popen, str]:
 
     port = free_port()
     env = dict(os.environ, SSC_VAR=str(folder), SSC_ISSUER_DATABASE_URL=url, SSC_KEY_PASSPHRASE=PASSPHRASE)
-    proc = subprocess.Popen([str(BIN / "ssc-issuer"), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file, never to a pipe nobody reads: at 64 clients uvicorn's
+    # access log would fill a pipe's 64 KiB and block the server.
+    log_path = folder / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(BIN / "ssc-issuer"), "serve", "--port", str(port)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -99,14 +103,13 @@ def _serve(url: str, folder: Path) -> tuple[subprocess.Popen, str]:
         except httpx.TransportError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"ssc-issuer serve did not start: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"ssc-issuer serve did not start: {log_path.read_text(errors='replace')[-2000:]}")
         time.sleep(0.1)
 
 
 def _stop(proc: subprocess.Popen) -> None:
     os.kill(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)
-    proc.stderr.close()
 
 
 def _load(base: str, ids: list[int], clients: int) -> dict:

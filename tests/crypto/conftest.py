@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from crypto_support import make_store
@@ -22,11 +20,6 @@ def pki(tmp_path_factory) -> DevelopmentPki:
 def eddsa_pki(tmp_path_factory) -> DevelopmentPki:
     return DevelopmentPki.create(tmp_path_factory.mktemp("pki-eddsa"), PASSPHRASE,
                                  issuer_code="SH02", algorithm=Algorithm.EDDSA)
-
-
-@pytest.fixture()
-def now() -> int:
-    return int(time.time())
 
 
 @pytest.fixture()

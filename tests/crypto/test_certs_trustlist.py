@@ -16,7 +16,6 @@ from crypto.reasons import Reason
 
 from crypto_support import utc
 
-NOW = dt.datetime.now(dt.timezone.utc)
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +61,22 @@ def test_root_as_issuer_is_refused(pki):
         IssuerCertificate.from_certificate(pki.root, pki.root)
 
 
-def test_signing_period_must_be_shorter_than_validity(pki, root_key):
+def test_signing_period_must_be_shorter_than_validity(pki, root_key, clock):
+    now = clock.utc()
     key = keys.generate_private_key()
     with pytest.raises(CertificateError):
-        certs.make_issuer_certificate(root_key, pki.root, key.public_key(), issuer_code="SH01", now=NOW,
+        certs.make_issuer_certificate(root_key, pki.root, key.public_key(), issuer_code="SH01", now=now,
                                       signing_days=365 * 13, certificate_years=12)
     with pytest.raises(CertificateError):
-        certs.make_issuer_certificate(root_key, pki.root, key.public_key(), issuer_code="sh 01", now=NOW)
+        certs.make_issuer_certificate(root_key, pki.root, key.public_key(), issuer_code="sh 01", now=now)
 
 
-def test_certificate_without_usage_period_is_refused(pki, root_key):
+def test_certificate_without_usage_period_is_refused(pki, root_key, clock):
+    now = clock.utc()
     key = keys.generate_private_key()
     cert = (x509.CertificateBuilder().subject_name(certs._name("x", "SH09")).issuer_name(pki.root.subject)
-            .public_key(key.public_key()).serial_number(1).not_valid_before(NOW)
-            .not_valid_after(NOW + dt.timedelta(days=30))
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=30))
             .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)
             .add_extension(x509.ExtendedKeyUsage([EKU_CREDENTIAL_SIGNING]), False)
             .sign(root_key, certs._hash_for(root_key)))
@@ -151,9 +152,9 @@ def test_garbage_trust_list(pki):
             load_trust_list(bad, pki.root)
 
 
-def test_issuer_certificate_valid_at_iat_window(pki):
+def test_issuer_certificate_valid_at_iat_window(pki, clock):
     info = IssuerCertificate.from_certificate(pki.issuer.certificate, pki.root)
-    assert utc(info.not_before) <= NOW <= utc(info.not_after)
+    assert utc(info.not_before) <= clock.utc() <= utc(info.not_after)
 
 
 def test_signer_must_match_certificate(pki):

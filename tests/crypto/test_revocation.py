@@ -4,7 +4,6 @@ their chain, the trust list and the verifier, the vectors, and the 50M/1M size t
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -23,6 +22,7 @@ from crypto.revocation import (MAX_RICE_K, SERIAL_LIMIT, RevocationSet, decode_b
 from crypto.revocation_delta import (apply_revocation_delta, apply_revocation_deltas, build_revocation_delta,
                                      delta_between, load_revocation_delta)
 from crypto.trustlist import REVOCATION_GOLOMB_RICE, check_not_rollback
+from clock_support import CLOCK
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "revocation_gr.json").read_text())
 
@@ -246,7 +246,7 @@ def EXTRA_ISSUER(pki):
     """A second issuer certificate under the same root (SH03)."""
     root_key = keys.load_private_key(pki.folder / "root-ca.key.pem", b"test-passphrase")
     return certs.make_issuer_certificate(root_key, pki.root, keys.generate_private_key().public_key(),
-                                         issuer_code="SH03", now=dt.datetime.now(dt.timezone.utc))
+                                         issuer_code="SH03", now=CLOCK.utc())
 
 
 def test_signed_trust_list_round_trip(pki, now, big):

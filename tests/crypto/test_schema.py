@@ -12,6 +12,7 @@ from crypto.claims import Profile, decode_claims, encode_claims
 from crypto.errors import ClaimsError, SchemaError
 from crypto.reasons import Reason
 from crypto.schema import parse_credential
+from clock_support import CLOCK
 
 
 def _with(path: str, value):
@@ -47,7 +48,7 @@ def test_bad_values_get_field_level_messages(path, value, field, fragment):
 
 
 def test_birth_date_in_future_is_refused():
-    tomorrow = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+    tomorrow = (CLOCK.china_today() + dt.timedelta(days=2)).isoformat()
     with pytest.raises(SchemaError) as err:
         parse_credential(_with("holder.birth_date", tomorrow))
     assert "in the past" in str(err.value)

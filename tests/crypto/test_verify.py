@@ -4,7 +4,6 @@ codes, fail closed."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -18,6 +17,7 @@ from crypto.qrtext import decode_qr_text, encode_qr_text
 from crypto.verdict import CREDENTIAL_CHECKS
 
 from crypto_support import make_store, utc
+from clock_support import CLOCK
 
 
 def failed(verdict):
@@ -163,7 +163,7 @@ def test_garbage_never_raises_and_is_never_valid(store, now, bad):
 def signed_qr(tmp_path_factory):
     from crypto.pki import DevelopmentPki
     pki = DevelopmentPki.create(tmp_path_factory.mktemp("mut"), b"test-passphrase")
-    now = int(time.time())
+    now = CLOCK.now()
     cose_bytes = sign_credential(samples.typical(), pki.issuer, iat=now - 60)
     return pki, make_store(pki, now), cose_bytes, now
 

@@ -1,5 +1,5 @@
 """The signature layer (crypto.cose.verify_signature) against Wycheproof: every valid
-vector accepted, every invalid one rejected (../shared/vectors/wycheproof)."""
+vector accepted, every invalid one rejected (tests/vectors/wycheproof, vendored: see its README)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 from crypto.cose import Algorithm, verify_signature
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "wycheproof"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "wycheproof"
 FILES = {"ecdsa_secp256r1_sha256_p1363_test.json": Algorithm.ES256, "ed25519_test.json": Algorithm.EDDSA}
 
 
@@ -23,9 +23,12 @@ def _cases():
                 yield pytest.param(algorithm, group["publicKeyDer"], test, id=f"{algorithm.name}-{test['tcId']}")
 
 
-def test_vectors_are_present():
+def test_vectors_are_present_and_whole():
+    assert (VECTORS / "LICENSE").is_file() and (VECTORS / "README.md").is_file()
     for name in FILES:
-        assert (VECTORS / name).is_file(), f"missing {VECTORS / name}"
+        data = json.loads((VECTORS / name).read_text())
+        tests = [test for group in data["testGroups"] for test in group["tests"]]
+        assert len(tests) == data["numberOfTests"], name
 
 
 @pytest.mark.parametrize("algorithm,key_der,test", list(_cases()))

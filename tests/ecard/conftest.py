@@ -5,7 +5,6 @@ issuer's published trust list with its replay cache in a SQLite file."""
 from __future__ import annotations
 
 import base64
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from issuer import auth, keyring
 from issuer.api import create_app
 from issuer_env import add_staff, make_runtime
 from issuer_flow import PASSPHRASE, PASSWORD, chip_dg5, issue_card, ok
+from clock_support import CLOCK
 
 WALLET_PASSPHRASE = "wallet-test-passphrase"
 
@@ -45,7 +45,7 @@ class Clock:
         self.offset = 0.0
 
     def __call__(self) -> float:
-        return time.time() + self.offset
+        return CLOCK.seconds() + self.offset
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from issuer.cli import main as ssc_issuer
 from issuer_flow import PASSPHRASE, PASSWORD, TOKEN_SECRET, ok
 from terminal.cli import main as ssc_terminal
 from terminal.qr_image import read_qr_file
+from clock_support import CLOCK
 
 WALLET_PASSPHRASE = "wallet-test-passphrase"
 
@@ -103,12 +104,12 @@ def test_activate_show_verify_replay_screenshot_revocation(issuer, server, env, 
 
     wallet = Wallet.open(WalletStore(tmp_path / "wallet"), WALLET_PASSPHRASE.encode())
     screenshot = tmp_path / "screenshot.png"
-    write_png(wallet.present(now=time.time() - 120), screenshot)  # taken two minutes ago
+    write_png(wallet.present(now=CLOCK.seconds() - 120), screenshot)  # taken two minutes ago
     out = call(ssc_terminal, "verify-qr", screenshot, "--site", "bureau", "--json", capsys=capsys, expect=1)
     assert json.loads(out)["reasons"][0]["code"] == "ECARD_STALE"
 
     copied = tmp_path / "copied.png"
-    write_png(present(wallet.credential, new_device_key(), now=time.time()), copied)  # another phone's key
+    write_png(present(wallet.credential, new_device_key(), now=CLOCK.seconds()), copied)  # another phone's key
     out = call(ssc_terminal, "verify-qr", copied, "--site", "bureau", capsys=capsys, expect=1)
     assert "ECARD_DEVICE_SIGNATURE" in out
 

@@ -4,7 +4,6 @@ phone screen, the challenge code, and what a decoder refuses."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 import qrcode
@@ -22,17 +21,18 @@ from crypto.ecard import (PREFIX, DeviceClaims, Presentation, PresentationError,
 from crypto.ecard_verify import MemoryReplayGuard, verify_presentation
 from crypto.errors import ClaimsError
 from crypto.pki import DevelopmentPki
+from clock_support import CLOCK
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    made = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+    made = CLOCK.utc() - dt.timedelta(days=1)
     return DevelopmentPki.create(tmp_path_factory.mktemp("ecard-pki"), b"ecard-format", now=made)
 
 
 @pytest.fixture(scope="module")
 def store(pki):
-    now = int(time.time())
+    now = CLOCK.now()
     s = TrustStore(pki.root)
     s.update(build_trust_list(version=1, issued_at=now - 60, next_update=now + 86_400,
                               issuer_certificates=[pki.issuer.certificate], signer=pki.trust_list_signer))
@@ -54,14 +54,14 @@ def qr_version(text: str) -> int:
 
 def credential(pki, key, record=None, iat=None) -> bytes:
     return sign_ecard_credential(parse_credential(record or ecard_record()), pki.issuer,
-                                 device_key=compress_device_key(key.public_key()), iat=iat or int(time.time()) - 100)
+                                 device_key=compress_device_key(key.public_key()), iat=iat or CLOCK.now() - 100)
 
 
 def test_typical_presentation_fits_version_15_at_level_m(pki):
     """The issue's target: QR version <= 15 at level M (600 alphanumeric characters), for a
     typical record with a service-issued 16-character card number."""
     key = ec.generate_private_key(ec.SECP256R1())
-    text = present(credential(pki, key), key, now=int(time.time()))
+    text = present(credential(pki, key), key, now=CLOCK.now())
     assert text.startswith(PREFIX) and text == text.upper()
     assert len(text) <= 600 and qr_version(text) <= 15
     assert qrcode.util.QRData(text).mode == qrcode.util.MODE_ALPHA_NUM
@@ -70,7 +70,7 @@ def test_typical_presentation_fits_version_15_at_level_m(pki):
 def test_long_record_is_larger_than_the_target(pki):
     """Measured, not hidden: the long record (long names, Chinese employer) needs version 19 at M."""
     key = ec.generate_private_key(ec.SECP256R1())
-    text = present(credential(pki, key, ecard_record(samples.long_record())), key, now=int(time.time()))
+    text = present(credential(pki, key, ecard_record(samples.long_record())), key, now=CLOCK.now())
     assert 800 < len(text) < 900 and qr_version(text) == 19
 
 
@@ -91,15 +91,15 @@ def test_ecard_claim_set_is_lean_and_binds_the_device_key(pki):
 def test_an_ecard_credential_alone_is_not_a_credential(pki, store):
     """Without the phone's signature an e-card credential is refused: SSC1: + its bytes."""
     key = ec.generate_private_key(ec.SECP256R1())
-    verdict = verify_credential(qrtext.encode_qr_text(credential(pki, key)), store, now=int(time.time()))
+    verdict = verify_credential(qrtext.encode_qr_text(credential(pki, key)), store, now=CLOCK.now())
     assert verdict.reasons == [Reason.CLAIMS_VALUE] and "e-card presentation" in verdict.checks[4].message
 
 
 def test_a_static_credential_in_a_presentation_is_refused(pki, store):
     key = ec.generate_private_key(ec.SECP256R1())
-    static = qrtext.decode_qr_text(qr_text_for(samples.typical(), pki.issuer, iat=int(time.time()) - 100))
-    text = present(static, key, now=int(time.time()))
-    verdict = verify_presentation(text, store, now=int(time.time()), replay=MemoryReplayGuard())
+    static = qrtext.decode_qr_text(qr_text_for(samples.typical(), pki.issuer, iat=CLOCK.now() - 100))
+    text = present(static, key, now=CLOCK.now())
+    verdict = verify_presentation(text, store, now=CLOCK.now(), replay=MemoryReplayGuard())
     assert verdict.reasons == [Reason.CLAIMS_VALUE]
 
 

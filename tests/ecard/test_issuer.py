@@ -5,7 +5,6 @@ card replaced or cancelled (the e-card follows)."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from sqlalchemy import select, text
@@ -16,6 +15,7 @@ from firmware_tools.wallet.client import ActivationFailed, activate, activation_
 from firmware_tools.wallet.store import decode_ecard, new_device_key
 from issuer.db.ecard_models import EcardActivation
 from issuer_flow import ok
+from clock_support import CLOCK
 
 WALLET_PASSPHRASE = "wallet-test-passphrase"
 
@@ -35,7 +35,7 @@ def _post(issuer, card, code, **override):
 
 
 def verdict(issuer, wallet):
-    return verify_presentation(wallet.present(), issuer.store(), now=int(time.time()), replay=MemoryReplayGuard())
+    return verify_presentation(wallet.present(), issuer.store(), now=CLOCK.now(), replay=MemoryReplayGuard())
 
 
 def test_activation_gives_a_credential_bound_to_the_phone(issuer, tmp_path):
@@ -145,7 +145,7 @@ def test_phone_lost_revokes_the_ecard_not_the_card(issuer, tmp_path):
     assert [r.value for r in verdict(issuer, wallet).reasons] == ["REVOKED"]
     from crypto import verify_credential
 
-    assert verify_credential(card["qr_text"], store, now=int(time.time())).valid  # the card's own QR still works
+    assert verify_credential(card["qr_text"], store, now=CLOCK.now()).valid  # the card's own QR still works
 
 
 def test_a_new_phone_revokes_the_old_ecard(issuer, tmp_path):

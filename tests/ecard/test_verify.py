@@ -5,7 +5,6 @@ signature, the wrong purpose, challenge mode, revocation, and the site policy on
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -17,13 +16,14 @@ from crypto.pki import DevelopmentPki
 from terminal.ecard import PresentationStore
 from terminal.policy import load_policy
 from terminal.verifier import Verifier
+from clock_support import CLOCK
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 SERIAL = 7001
 
 
 def today() -> dt.date:
-    return dt.datetime.now(CHINA).date()
+    return CLOCK.china_today()
 
 
 def record(serial: int = SERIAL) -> dict:
@@ -40,12 +40,12 @@ def record(serial: int = SERIAL) -> dict:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    made = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+    made = CLOCK.utc() - dt.timedelta(days=1)
     return DevelopmentPki.create(tmp_path_factory.mktemp("ecard-verify-pki"), b"ecard-verify", now=made)
 
 
 def trust_store(pki, revoked=()) -> TrustStore:
-    now = int(time.time())
+    now = CLOCK.now()
     store = TrustStore(pki.root)
     store.update(build_trust_list(version=1, issued_at=now - 60, next_update=now + 86_400,
                                   issuer_certificates=[pki.issuer.certificate],
@@ -57,7 +57,7 @@ def trust_store(pki, revoked=()) -> TrustStore:
 def phone(pki):
     key = ec.generate_private_key(ec.SECP256R1())
     cred = sign_ecard_credential(parse_credential(record()), pki.issuer,
-                                 device_key=compress_device_key(key.public_key()), iat=int(time.time()) - 3600)
+                                 device_key=compress_device_key(key.public_key()), iat=CLOCK.now() - 3600)
     return cred, key
 
 
@@ -76,7 +76,7 @@ def reasons(result) -> list[str]:
 
 def test_a_live_presentation_is_valid_and_shows_the_bureau_its_fields(terminal, phone):
     cred, key = phone
-    result = terminal.verify_qr_text(present(cred, key, now=time.time()), "camera")
+    result = terminal.verify_qr_text(present(cred, key, now=CLOCK.seconds()), "camera")
     assert result.outcome == "VALID", result.to_public()
     assert result.kind == "ecard" and "e-card (made 0 s ago, purpose any)" in result.source
     checks = [c.check.value for c in result.verdict.checks]
@@ -87,7 +87,7 @@ def test_a_live_presentation_is_valid_and_shows_the_bureau_its_fields(terminal, 
 
 def test_the_same_presentation_twice_is_refused_also_after_a_restart(pki, phone, tmp_path):
     cred, key = phone
-    text = present(cred, key, now=time.time())
+    text = present(cred, key, now=CLOCK.seconds())
     store = trust_store(pki)
     with PresentationStore(tmp_path / "events.sqlite") as seen:
         verifier = Verifier(load_policy("bureau"), lambda: store, presentations=seen)
@@ -97,13 +97,13 @@ def test_the_same_presentation_twice_is_refused_also_after_a_restart(pki, phone,
     with PresentationStore(tmp_path / "events.sqlite") as seen:  # the terminal restarted
         verifier = Verifier(load_policy("bureau"), lambda: store, presentations=seen)
         assert reasons(verifier.verify_qr_text(text, "scan")) == ["ECARD_REPLAYED"]
-        fresh = present(cred, key, now=time.time())  # the live code again: a new presentation
+        fresh = present(cred, key, now=CLOCK.seconds())  # the live code again: a new presentation
         assert verifier.verify_qr_text(fresh, "scan").outcome == "VALID"
 
 
 def test_a_screenshot_scanned_two_minutes_later_is_stale(terminal, phone):
     cred, key = phone
-    screenshot = present(cred, key, now=time.time() - 120)
+    screenshot = present(cred, key, now=CLOCK.seconds() - 120)
     result = terminal.verify_qr_text(screenshot, "camera")
     assert result.outcome == "INVALID" and reasons(result) == ["ECARD_STALE"]
     freshness = result.verdict.result(Check.FRESHNESS)
@@ -112,7 +112,7 @@ def test_a_screenshot_scanned_two_minutes_later_is_stale(terminal, phone):
 
 def test_window_and_leeway_bounds(pki, phone):
     cred, key = phone
-    store, now = trust_store(pki), int(time.time())
+    store, now = trust_store(pki), CLOCK.now()
     rules = FreshnessRules(window=60, leeway=30)
 
     def at(made: int, verified: int) -> list:
@@ -125,7 +125,7 @@ def test_window_and_leeway_bounds(pki, phone):
 def test_another_phones_signature_is_refused(terminal, phone):
     cred, _ = phone
     thief = ec.generate_private_key(ec.SECP256R1())
-    result = terminal.verify_qr_text(present(cred, thief, now=time.time()), "camera")
+    result = terminal.verify_qr_text(present(cred, thief, now=CLOCK.seconds()), "camera")
     assert result.outcome == "INVALID" and reasons(result) == ["ECARD_DEVICE_SIGNATURE"]
     assert result.shown  # issuer-signed data may be shown for reference (the page mutes it)
 
@@ -134,9 +134,9 @@ def test_the_wrong_purpose_is_refused_the_right_one_accepted(pki, phone, tmp_pat
     cred, key = phone
     store = trust_store(pki)
     pharmacy = Verifier(load_policy("pharmacy"), lambda: store, presentations=MemoryReplayGuard())
-    assert reasons(pharmacy.verify_qr_text(present(cred, key, now=time.time(), purpose=Purpose.PERMIT), "s")) \
+    assert reasons(pharmacy.verify_qr_text(present(cred, key, now=CLOCK.seconds(), purpose=Purpose.PERMIT), "s")) \
         == ["ECARD_PURPOSE"]
-    assert pharmacy.verify_qr_text(present(cred, key, now=time.time(), purpose=Purpose.MEDICAL), "s").outcome \
+    assert pharmacy.verify_qr_text(present(cred, key, now=CLOCK.seconds(), purpose=Purpose.MEDICAL), "s").outcome \
         == "VALID"
 
 
@@ -144,7 +144,7 @@ def test_a_revoked_ecard_is_refused(pki, phone):
     cred, key = phone
     store = trust_store(pki, revoked=[SERIAL])
     verifier = Verifier(load_policy("bureau"), lambda: store)
-    result = verifier.verify_qr_text(present(cred, key, now=time.time()), "s")
+    result = verifier.verify_qr_text(present(cred, key, now=CLOCK.seconds()), "s")
     assert result.outcome == "INVALID" and reasons(result) == ["REVOKED"]
 
 
@@ -153,38 +153,38 @@ def test_challenge_mode(pki, phone, tmp_path):
     an hour off either way); the challenge is this terminal's, answered once, in time."""
     cred, key = phone
     store = trust_store(pki)
-    clock = [time.time()]
+    clock = [CLOCK.seconds()]
     policy = load_policy("bureau")
     policy = type(policy).from_dict(policy.to_dict() | {"ecard_challenge_required": True}, "test")
     with PresentationStore(tmp_path / "events.sqlite", clock=lambda: clock[0]) as seen:
         verifier = Verifier(policy, lambda: store, presentations=seen, clock=lambda: clock[0])
         # without a challenge: refused at this terminal
-        assert reasons(verifier.verify_qr_text(present(cred, key, now=time.time()), "s")) \
+        assert reasons(verifier.verify_qr_text(present(cred, key, now=CLOCK.seconds()), "s")) \
             == ["ECARD_CHALLENGE_REQUIRED"]
         challenge = seen.issue_challenge(policy.ecard_challenge_seconds)
         shown = challenge_text(challenge)  # what the terminal's QR holds; the phone reads it
-        answer = present(cred, key, now=time.time() - 3600, challenge=parse_challenge(shown))
+        answer = present(cred, key, now=CLOCK.seconds() - 3600, challenge=parse_challenge(shown))
         result = verifier.verify_qr_text(answer, "s")
         assert result.outcome == "VALID" and "answering this terminal's challenge" in result.source
         assert reasons(verifier.verify_qr_text(answer, "s")) == ["ECARD_CHALLENGE_UNKNOWN"]  # answered already
-        other = present(cred, key, now=time.time(), challenge=b"\x00" * 5)  # another terminal's challenge
+        other = present(cred, key, now=CLOCK.seconds(), challenge=b"\x00" * 5)  # another terminal's challenge
         assert reasons(verifier.verify_qr_text(other, "s")) == ["ECARD_CHALLENGE_UNKNOWN"]
         late = seen.issue_challenge(policy.ecard_challenge_seconds)
         clock[0] += policy.ecard_challenge_seconds + 1
-        assert reasons(verifier.verify_qr_text(present(cred, key, now=time.time(), challenge=late), "s")) \
+        assert reasons(verifier.verify_qr_text(present(cred, key, now=CLOCK.seconds(), challenge=late), "s")) \
             == ["ECARD_CHALLENGE_EXPIRED"]
 
 
 def test_a_challenge_answer_at_a_verifier_without_challenges(pki, phone):
     cred, key = phone
-    verdict = verify_presentation(present(cred, key, now=time.time(), challenge=b"\x01" * 5), trust_store(pki),
-                                  now=int(time.time()), replay=MemoryReplayGuard())
+    verdict = verify_presentation(present(cred, key, now=CLOCK.seconds(), challenge=b"\x01" * 5), trust_store(pki),
+                                  now=CLOCK.now(), replay=MemoryReplayGuard())
     assert verdict.reasons == [Reason.ECARD_CHALLENGE_UNKNOWN]
 
 
 def test_without_a_trust_list_it_is_indeterminate(pki, phone):
     cred, key = phone
-    verdict = verify_presentation(present(cred, key, now=time.time()), TrustStore(pki.root), now=int(time.time()),
+    verdict = verify_presentation(present(cred, key, now=CLOCK.seconds()), TrustStore(pki.root), now=CLOCK.now(),
                                   replay=MemoryReplayGuard())
     assert verdict.outcome.value == "INDETERMINATE" and verdict.reasons == [Reason.REVOCATION_MISSING]
     assert [c.status.value for c in verdict.checks[-2:]] == ["not_checked", "not_checked"]
@@ -203,10 +203,10 @@ def test_the_counter_page_gets_ecard_results(terminal, phone):
     cred, key = phone
     hub = ResultHub()
     terminal.subscribe(lambda result: hub.publish(result.to_public()))
-    terminal.verify_qr_text(present(cred, key, now=time.time()), "keyboard-wedge scanner")
+    terminal.verify_qr_text(present(cred, key, now=CLOCK.seconds()), "keyboard-wedge scanner")
     latest = hub.latest()
     assert latest["kind"] == "ecard" and latest["outcome"] == "VALID" and latest["outcome_zh"] == "有效"
     assert latest["fields"]["name"]["family_name"] == "MUELLER"
-    terminal.verify_qr_text(present(cred, key, now=time.time() - 300), "keyboard-wedge scanner")
+    terminal.verify_qr_text(present(cred, key, now=CLOCK.seconds() - 300), "keyboard-wedge scanner")
     reason = hub.latest()["reasons"][0]
     assert reason["code"] == "ECARD_STALE" and "截图" in reason["zh"] and reason["check"] == "freshness"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -20,6 +19,7 @@ from crypto_support import make_store
 from firmware_tools.card.emulator import FaultPlan, ReferenceCard
 from firmware_tools.link import EmulatorLink
 from firmware_tools.personalise import CardContent, PersonalisationResult, personalise
+from clock_support import CLOCK
 
 PASSPHRASE = b"sscard-development-only"
 PIN = "123456"
@@ -92,5 +92,5 @@ class ChipIssuer:
 
 @pytest.fixture(scope="session")
 def chip_issuer(tmp_path_factory) -> ChipIssuer:
-    now = int(time.time())
+    now = CLOCK.now()
     return ChipIssuer(DevelopmentPki.create(tmp_path_factory.mktemp("chip-pki"), PASSPHRASE), now)

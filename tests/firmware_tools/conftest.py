@@ -1,3 +1,2 @@
-"""Fixtures of the firmware_tools tests: a real pcscd with vpcd (see pcscd_fixtures)."""
-
-from tests.firmware_tools.pcscd_fixtures import attach_card, pcscd  # noqa: F401
+"""Fixtures of the firmware_tools tests: the real pcscd with vpcd (``pcscd``, ``attach_card``)
+comes from tests/conftest.py, one for the whole session (see tests/firmware_tools/pcscd_fixtures.py)."""

@@ -1,8 +1,8 @@
 """A real pcscd with the vpcd driver, and virtual cards in its two slots, for tests.
 
-Reuse from another test area's conftest.py::
-
-    from tests.firmware_tools.pcscd_fixtures import pcscd, attach_card  # noqa: F401
+The fixtures are registered once, in tests/conftest.py, so that every test area shares
+one session pcscd (two registrations would make two session fixtures, and only the first
+would own the daemon).
 
 ``pcscd`` (session scope) starts ``pcscd -f`` as a child process unless one is already
 running (then it is reused and left alone), waits for the readers "Virtual PCD 00 00"
@@ -56,6 +56,7 @@ class PcscdProcess:
     pid: int | None        # the child's pid; None when an existing pcscd is reused
     started_here: bool
     log_path: Path | None  # the child's stdout/stderr (pcscd -f logs there)
+    usage_fd: int | None = None  # this run's shared hold on the pcscd lock (see sole_user)
 
 
 def pcscd_answers() -> bool:
@@ -118,6 +119,18 @@ def wait_reader_state(reader: str, present: bool, timeout: float = 5.0) -> bool:
         scard.SCardReleaseContext(context)
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds (monotonic) have passed; returns
+    its last value. For what pcscd passes on to the card without waiting: a power-off has no
+    answer in the vpcd protocol, so SCardDisconnect returns before the card has seen it."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return condition()
+        time.sleep(interval)
+    return True
+
+
 def start_pcscd() -> PcscdProcess:
     """Reuse a running pcscd, or start ``pcscd -f`` and wait for the vpcd readers."""
     if pcscd_answers():
@@ -177,16 +190,47 @@ def _flock(fd: int, mode: int, timeout: float) -> bool:
             time.sleep(0.05)
 
 
+_slots_held: dict[int, int] = {}  # slot -> how many slot_lock() of this process hold it
+
+
 @contextlib.contextmanager
 def slot_lock(slot: int, timeout: float = 600.0) -> Iterator[None]:
-    """Hold vpcd slot ``slot`` for this test run (other runs wait)."""
+    """Hold vpcd slot ``slot`` for this test run (other runs wait). Re-entrant within the
+    process: a test that watches a reader holds its slot before ``attach_card`` takes it
+    again, so that no other run's card is inserted there meanwhile (a watcher would read it)."""
+    if _slots_held.get(slot):
+        _slots_held[slot] += 1
+        try:
+            yield
+        finally:
+            _slots_held[slot] -= 1
+        return
     fd = os.open(_lock_path(f"vpcd-slot{slot}"), os.O_RDWR | os.O_CREAT, 0o666)
     try:
         if not _flock(fd, fcntl.LOCK_EX, timeout):
             raise TimeoutError(f"vpcd slot {slot} is held by another test run")
-        yield
+        _slots_held[slot] = 1
+        try:
+            yield
+        finally:
+            _slots_held[slot] = 0
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def sole_user(handle: PcscdProcess, timeout: float = 60.0) -> Iterator[bool]:
+    """Turn this run's shared hold on pcscd into an exclusive one, for a test that stops and
+    restarts the daemon: yields True once no other test run uses it, False if one still does
+    after ``timeout`` s. The shared hold is taken back at the end."""
+    if handle.usage_fd is None:
+        yield False
+        return
+    try:
+        yield _flock(handle.usage_fd, fcntl.LOCK_EX, timeout)
+    finally:
+        # flock(2) converts a lock by dropping it first: take the shared hold back in any case.
+        fcntl.flock(handle.usage_fd, fcntl.LOCK_SH)
 
 
 # -- a stand-in card --------------------------------------------------------------
@@ -281,6 +325,7 @@ def pcscd() -> Iterator[PcscdProcess]:
         if not _flock(usage, fcntl.LOCK_SH, 600):
             raise TimeoutError("another test run keeps pcscd locked")
         handle = start_pcscd()
+        handle.usage_fd = usage
         try:
             yield handle
         finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from firmware_tools.vpcd import reader_name_for_slot
 from tests.firmware_tools.pcscd_fixtures import wait_reader_state
 from tests.firmware_tools.chip_fixtures import (PASSPHRASE, PIN, chip_issuer, sample_photo,  # noqa: F401
                                                 sample_record)
+from clock_support import CLOCK
 
 REPO = Path(__file__).resolve().parents[2]
 EVERY = tuple(g for g in Group if g is not Group.CHIP_KEY)
@@ -295,14 +295,14 @@ def test_ssc_card_personalise_through_pcscd(attach_card, tmp_path):
     assert "chip id" in done.stdout and card.image.lifecycle is Lifecycle.ISSUED
     from crypto_support import make_store
     with PcscLink(reader) as link:
-        read = read_card(link, EVERY, make_store(pki, int(time.time())), int(time.time()), PIN)
+        read = read_card(link, EVERY, make_store(pki, CLOCK.now()), CLOCK.now(), PIN)
     assert read.valid, read.to_dict()
     again = ssc_card("personalise", "--record", str(record), "--photo", str(photo), "--keys", str(keys),
                      "--reader", reader)
     assert again.returncode == 1 and "issued" in again.stderr
 
     from crypto import build_trust_list
-    now = int(time.time())
+    now = CLOCK.now()
     trust_list = tmp_path / "trust-list.cose"
     trust_list.write_bytes(build_trust_list(version=1, issued_at=now - 60, next_update=now + 86400,
                                             issuer_certificates=[pki.issuer.certificate],

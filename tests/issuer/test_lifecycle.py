@@ -4,7 +4,6 @@ terminal would conclude from the signed artefacts and the published trust list."
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
 
@@ -12,6 +11,7 @@ from crypto import Outcome, TrustStore, verify_credential, verify_security_objec
 from crypto.chip import Group, decode_group
 from firmware_tools.card import profile
 from issuer_flow import ALL_DOCUMENTS, chip_dg5, enrol, issue_card, ok
+from clock_support import CLOCK
 
 
 def store_from(client, keys) -> TrustStore:
@@ -21,7 +21,7 @@ def store_from(client, keys) -> TrustStore:
 
 
 def qr_verdict(client, keys, card) -> Outcome:
-    return verify_credential(card["qr_text"], store_from(client, keys), now=int(time.time())).outcome
+    return verify_credential(card["qr_text"], store_from(client, keys), now=CLOCK.now()).outcome
 
 
 def publish(client, staff):
@@ -54,7 +54,7 @@ def test_apply_approve_issue_personalise_deliver(client, staff, keys):
     assert decode_group(Group.PHOTO, profile.DG2.unwrap(files["EF.DG2"]))[:2] == b"\xff\xd8"  # the JPEG
     done = personalise(client, staff, card["id"])
     so = base64.b64decode(done["security_object"])
-    verdict = verify_security_object(so, store_from(client, keys), now=int(time.time()))
+    verdict = verify_security_object(so, store_from(client, keys), now=CLOCK.now())
     assert verdict.outcome is Outcome.VALID, verdict
     assert profile.SECURITY_OBJECT.unwrap(base64.b64decode(done["files"]["EF.SO"])) == so
     # the same chip key again is idempotent; another chip key for the same card is refused
@@ -93,7 +93,7 @@ def test_modify_re_signs_with_the_new_position(client, staff, keys):
                                "documents": {"contract": "verified"}}), 201)
     ok(client.post(f"/api/applications/{app['id']}/approve", headers=staff["alan"]))
     new = ok(client.post(f"/api/applications/{app['id']}/issue", headers=staff["erin"]), 201)
-    verdict = verify_credential(new["qr_text"], store_from(client, keys), now=int(time.time()))
+    verdict = verify_credential(new["qr_text"], store_from(client, keys), now=CLOCK.now())
     assert verdict.outcome is Outcome.VALID
     assert verdict.claims.credential.permit.position == "Engineering Manager"
     assert verdict.claims.credential.permit.work_location == "310104"

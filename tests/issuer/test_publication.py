@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from issuer.api import create_app
 from issuer.cli import main as cli_main
 from issuer_env import add_staff, make_runtime
 from issuer_flow import PASSPHRASE, issue_card, ok
+from clock_support import CLOCK
 
 BIN = Path(sys.executable).parent
 
@@ -81,7 +81,7 @@ def test_rotation_keeps_old_cards_verifying(tmp_path, sqlite_url, password_hash)
         store = TrustStore(rt.keys.root)
         store.update(c.get("/trust-list").content)
         assert len(store.trust_list.issuers) == 2
-        now = int(time.time())
+        now = CLOCK.now()
         for card in (old, new):
             assert verify_credential(card["qr_text"], store, now=now).outcome is Outcome.VALID
         keys_listed = ok(c.get("/api/keys", headers=staff["ada"]))

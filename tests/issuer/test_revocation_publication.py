@@ -30,6 +30,7 @@ from issuer.db.models import Card, CardStatus, PublishedDelta
 from issuer_env import add_staff, make_runtime
 from issuer_flow import ALL_DOCUMENTS, PASSPHRASE, ensure_employer, issue_card, ok, permit_body, person_body, photo
 from terminal.trust import TrustState
+from clock_support import CLOCK
 
 DAY = 86_400
 
@@ -44,7 +45,7 @@ def published(client, keys):
 
 
 def verdict(card, trust_list, keys, now=None):
-    return verify_credential(card["qr_text"], TrustStore(keys.root, trust_list), now=int(now or time.time()))
+    return verify_credential(card["qr_text"], TrustStore(keys.root, trust_list), now=int(now or CLOCK.now()))
 
 
 @contextlib.contextmanager
@@ -111,7 +112,7 @@ def test_format_2_and_the_delta_urls(client, staff, keys):
 def _seed_revoked_cards(rt, person_id: int, serials: range) -> None:
     """National scale in miniature: 20,000 revoked cards spread over a million serials,
     inserted directly (issuing them through the API would take minutes)."""
-    today = dt.date.today()
+    today = CLOCK.china_today()
     rows = [{"person_id": person_id, "issuer_code": "SH01", "serial": s, "card_number": f"SYN{s:010d}",
              "kind": 1, "sequence": 1, "status": CardStatus.REVOKED, "issue_date": today,
              "expiry_date": today + dt.timedelta(days=2000)} for s in serials]
@@ -167,7 +168,7 @@ def _apply_soon_expiring(client, staff, days: int) -> dict:
     person = ok(client.post("/api/persons", json=person_body(), headers=staff["erin"]), 201)
     ok(client.put(f"/api/persons/{person['id']}/photo", files={"photo": ("p.jpg", photo(), "image/jpeg")},
                   headers=staff["erin"]))
-    until = (dt.date.today() + dt.timedelta(days=days)).isoformat()
+    until = (CLOCK.china_today() + dt.timedelta(days=days)).isoformat()
     app = ok(client.post("/api/applications", headers=staff["erin"],
                          json={"person_id": person["id"], "card_kind": 1, "permit": permit_body(until),
                                "documents": ALL_DOCUMENTS}), 201)
@@ -186,7 +187,7 @@ def test_expired_cards_leave_the_universe(sqlite_runtime, sqlite_staff, sqlite_c
     assert (before.revoked["SH01"].base, sorted(before.revoked["SH01"])) == \
         (short["serial"], [short["serial"], revoked["serial"]])
     monkeypatch.setenv("SSC_VAR", str(tmp_path))
-    later = time.time() + 10 * DAY  # the short card expired a week ago
+    later = CLOCK.seconds() + 10 * DAY  # the short card expired a week ago
     rt.clock = lambda: later
     ok(client.post("/api/trust-list/publish", headers=staff["ada"]), 201)
     after, _ = published(client, keys)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import jwt
 import pytest
 
@@ -114,36 +112,51 @@ def test_login_throttling(sqlite_client, sqlite_staff):
 
 
 def test_throttle_window_passes(sqlite_runtime, sqlite_staff):
+    """Once the failures are older than the window, logins are let through again. The window
+    is long enough for five argon2 checks on any machine; the failures are then aged in the
+    database past it (instead of sleeping through it), so the test does not race the clock."""
+    import datetime as dt
+
     from fastapi.testclient import TestClient
+    from sqlalchemy import select
 
     from issuer.api import create_app
+    from issuer.db.models import LoginAttempt
 
-    sqlite_runtime.settings.login_window_seconds = 1
+    window = sqlite_runtime.settings.login_window_seconds = 120
     with TestClient(create_app(sqlite_runtime)) as c:
         for _ in range(5):
             assert login(c, "alan", "wrong password!").status_code == 401
         assert login(c, "alan", PASSWORD).status_code == 429
-        time.sleep(1.2)
+        with sqlite_runtime.db.session() as session:
+            for attempt in session.scalars(select(LoginAttempt).where(LoginAttempt.username == "alan")):
+                attempt.at -= dt.timedelta(seconds=window + 1)
+            session.commit()
         assert login(c, "alan", PASSWORD).status_code == 200
 
 
-def _token(**claims) -> str:
-    now = int(time.time())
+def _token(now: int, **claims) -> str:
     base = {"sub": "1", "aud": "sscard-issuer", "iat": now, "exp": now + 60, "jti": "x"}
     base.update(claims)
     return jwt.encode({k: v for k, v in base.items() if v is not None}, TOKEN_SECRET, algorithm="HS256")
 
 
-@pytest.mark.parametrize("token", [
-    _token(exp=int(time.time()) - 10),                      # expired
-    _token(aud="someone-else"),                             # wrong audience
-    _token(exp=None),                                       # no expiry
-    jwt.encode({"sub": "1", "aud": "sscard-issuer", "exp": int(time.time()) + 60, "iat": 0}, "another-key-0123456789abcdef0123456789", algorithm="HS256"),
-    jwt.encode({"sub": "1", "aud": "sscard-issuer", "exp": int(time.time()) + 60, "iat": 0}, None, algorithm="none"),
-    _token(sub="not-a-number"),
-    _token(sub="424242"),                                   # no such user
+def _foreign(now: int, key: str | None, algorithm: str) -> str:
+    return jwt.encode({"sub": "1", "aud": "sscard-issuer", "exp": now + 60, "iat": 0}, key, algorithm=algorithm)
+
+
+# Each token is made when its test runs, from the test's clock (not at collection).
+@pytest.mark.parametrize("make_token", [
+    lambda now: _token(now, exp=now - 10),                                 # expired
+    lambda now: _token(now, aud="someone-else"),                           # wrong audience
+    lambda now: _token(now, exp=None),                                     # no expiry
+    lambda now: _foreign(now, "another-key-0123456789abcdef0123456789", "HS256"),
+    lambda now: _foreign(now, None, "none"),
+    lambda now: _token(now, sub="not-a-number"),
+    lambda now: _token(now, sub="424242"),                                 # no such user
 ], ids=["expired", "audience", "no-exp", "wrong-key", "alg-none", "bad-sub", "unknown-user"])
-def test_bad_tokens_are_401(sqlite_client, sqlite_staff, token):
+def test_bad_tokens_are_401(sqlite_client, sqlite_staff, make_token, now):
+    token = make_token(now)
     r = sqlite_client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401
 

@@ -1,5 +1,5 @@
 """Fixtures of the station and batch tests: the issuer's (keys once, a fresh database per
-test on SQLite and PostgreSQL, officers and a station), pcscd with vpcd, and the station's
+test on SQLite and PostgreSQL, officers and a station), pcscd with vpcd (the session's, tests/conftest.py), and the station's
 API client over FastAPI's TestClient (an httpx.Client: the station code cannot tell)."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 
 from issuer.api import create_app
 from issuer.station.client import IssuerClient
-from tests.firmware_tools.pcscd_fixtures import attach_card, pcscd  # noqa: F401
 from tests.issuer.conftest import (client, database_url, key_dir, keys, password_hash, postgres,  # noqa: F401
                                    runtime, sqlite_client, sqlite_runtime, sqlite_staff, sqlite_url, staff)
 

@@ -3,7 +3,6 @@ card, and the issuer's records of a job."""
 
 from __future__ import annotations
 
-import time
 
 from crypto import TrustStore
 from crypto.chip import Group
@@ -16,6 +15,7 @@ from issuer.db.production_models import StationJob
 from issuer.services import applications, issuance, publication, registry
 from issuer.services import inputs as i
 from issuer_flow import ALL_DOCUMENTS, employer_body, permit_body, person_body, photo
+from clock_support import CLOCK
 
 PIN = "123456"
 EVERY = tuple(g for g in Group if g is not Group.CHIP_KEY)
@@ -54,7 +54,7 @@ def terminal_read(card: ReferenceCard, store: TrustStore) -> ChipReadResult:
     """What a terminal concludes from the card (a fresh card object on the same image)."""
     link = EmulatorLink(ReferenceCard(card.image))
     link.connect()
-    return read_card(link, EVERY, store, int(time.time()), PIN)
+    return read_card(link, EVERY, store, CLOCK.now(), PIN)
 
 
 def blank(faults: FaultPlan | None = None) -> ReferenceCard:

@@ -31,6 +31,7 @@ from issuer_flow import PASSPHRASE, PASSWORD, TOKEN_SECRET
 from tests.station.station_support import PIN, blank, connected, terminal_read, trust_store
 
 import batch_data
+from clock_support import CLOCK
 
 BIN = Path(sys.executable).parent
 
@@ -66,7 +67,7 @@ def test_a_batch_is_issued_in_chunks_and_its_cards_verify_and_personalise(runtim
     store = trust_store(runtime)
     with runtime.db.session() as s:
         card = s.execute(select(Card).order_by(Card.id.desc()).limit(1)).scalar_one()
-        verdict = verify_credential(qr_text(card.qr_cose), store, now=int(time.time()))
+        verdict = verify_credential(qr_text(card.qr_cose), store, now=CLOCK.now())
     assert verdict.outcome is Outcome.VALID, verdict
     assert issue_batch(runtime, "user:erin", batch_id).issued == 0  # nothing left: a second run does nothing
     from fastapi.testclient import TestClient
@@ -87,7 +88,7 @@ def test_signing_in_worker_processes_gives_the_same_cards(sqlite_runtime, tmp_pa
     store = trust_store(sqlite_runtime)
     with sqlite_runtime.db.session() as s:
         for card in s.execute(select(Card)).scalars():
-            assert verify_credential(qr_text(card.qr_cose), store, now=int(time.time())).outcome is Outcome.VALID
+            assert verify_credential(qr_text(card.qr_cose), store, now=CLOCK.now()).outcome is Outcome.VALID
 
 
 def test_a_failure_before_the_commit_keeps_nothing_of_the_chunk(sqlite_runtime, tmp_path):

@@ -25,6 +25,7 @@ from issuer_env import add_staff, make_runtime
 from issuer_flow import PASSPHRASE, TOKEN_SECRET
 from tests.firmware_tools.pcscd_fixtures import wait_reader_state
 from tests.station.station_support import EVERY, PIN, blank, issue_cards, records, trust_store
+from clock_support import CLOCK
 
 pytestmark = pytest.mark.pcsc
 SLOT = 1
@@ -60,7 +61,7 @@ def test_torn_through_pcscd_then_resumed(sqlite_runtime, sqlite_station_client, 
     assert wait_reader_state(READER, present=True, timeout=5.0)
     store = trust_store(rt)
     with PcscLink(READER) as reader:
-        refused = read_card(reader, EVERY, store, int(time.time()), PIN)
+        refused = read_card(reader, EVERY, store, CLOCK.now(), PIN)
     assert not refused.valid  # a terminal: "not issued"
     link = station_link()
     try:
@@ -69,7 +70,7 @@ def test_torn_through_pcscd_then_resumed(sqlite_runtime, sqlite_station_client, 
         link.disconnect()
     assert result.resumed == (job.chip_id is not None) and result.card_id == card_id
     with PcscLink(READER) as reader:
-        read = read_card(reader, EVERY, store, int(time.time()), PIN)
+        read = read_card(reader, EVERY, store, CLOCK.now(), PIN)
     assert read.valid and read.chip_id == result.chip_id, read.to_dict()
     assert records(rt, card_id)[0].status is CardStatus.PERSONALISED
 
@@ -141,7 +142,7 @@ def test_ssc_issuer_station_run_against_the_service(served, attach_card, tmp_pat
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{db_card.card_number}{s}"
                                                            for s in ("-front.png", "-back.png", ".pdf"))
     with PcscLink(READER) as reader:
-        assert read_card(reader, EVERY, trust_store(rt), int(time.time()), PIN).valid
+        assert read_card(reader, EVERY, trust_store(rt), CLOCK.now(), PIN).valid
 
     again = station(*run, "--wait", "5", env=env)
     assert again.returncode == 0 and "already personalised and reported" in again.stdout

@@ -9,7 +9,6 @@ positions through the real pcscd."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -24,6 +23,7 @@ from issuer.services.inputs import StationIn
 from issuer.station.client import IssuerClient, IssuerUnreachable, StationClientError
 from issuer.station.runner import JobStopped, NoJob, StationError, personalise_next
 from tests.station.station_support import PIN, blank, connected, issue_cards, records, terminal_read, trust_store
+from clock_support import CLOCK
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ class Dies(Flaky):
 @pytest.mark.parametrize("n", [3, 9, 20, 28])
 def test_station_dies_card_goes_to_another_station(rt, station, store, sqlite_staff, n):
     issue_cards(rt, 2)
-    now = [int(time.time())]  # the security object's iat comes from this clock
+    now = [CLOCK.now()]  # the security object's iat comes from this clock
     rt.clock = lambda: now[0]
     card = blank(FaultPlan(remove_after=n))
     _, error = run(card, Dies(station))

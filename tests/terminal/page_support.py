@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,8 @@ def agent(home: Path, *args: str, env: dict | None = None) -> Iterator[AgentProc
                 url = found.group(1)
                 break
         assert url, "the agent did not announce its page"
+        # Keep reading its output (the access log) so that a full pipe never blocks the agent.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         yield AgentProcess(proc, url)
     finally:
         if proc.poll() is None:
@@ -58,12 +61,18 @@ def agent(home: Path, *args: str, env: dict | None = None) -> Iterator[AgentProc
                 proc.wait(5)
 
 
+def browser_environment() -> dict[str, str]:
+    """The browser's environment, without libfaketime: Chromium hangs under it (the shifted-clock
+    runs, scripts/shifted_clock.py). The page shows the times the agent puts in its answers."""
+    return {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+
+
 @contextlib.contextmanager
 def browser_page() -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=browser_environment())
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             yield page

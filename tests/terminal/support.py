@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +14,14 @@ import pytest
 
 from crypto import build_trust_list, parse_credential, qr_text_for
 from crypto.pki import DevelopmentPki
+from clock_support import CLOCK
 
 PASSPHRASE = b"terminal-tests"
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 def today() -> dt.date:
-    return dt.datetime.now(CHINA).date()
+    return CLOCK.china_today()
 
 
 def record(*, serial: int = 42, paid_through: dt.date | None = None, medical_status: int = 1,
@@ -34,7 +34,7 @@ def record(*, serial: int = 42, paid_through: dt.date | None = None, medical_sta
     rec = samples.typical_record()
     rec["holder"]["family_name"], rec["holder"]["given_names"] = family, given
     paid = (paid_through or t).replace(day=1)
-    since = dt.date(t.year - 1, 1, 1)
+    since = dt.date(t.year - 2, 1, 1)  # before any paid_through a test asks for (12 months back)
     rec["insurance"] = [{"type": k, "status": 1, "since": since.isoformat(), "paid_through": paid.isoformat()}
                         for k in range(1, 6)]
     rec["insurance"][1]["status"] = medical_status
@@ -60,10 +60,10 @@ class Pki:
         return self.folder / "root-ca.pem"
 
     def qr(self, rec: dict | None = None, iat: int | None = None) -> str:
-        return qr_text_for(parse_credential(rec or record()), self.dev.issuer, iat=iat or int(time.time()) - 60)
+        return qr_text_for(parse_credential(rec or record()), self.dev.issuer, iat=iat or CLOCK.now() - 60)
 
     def trust_list(self, version: int, *, revoked=(), issued_at: int | None = None, hours: int = 24) -> bytes:
-        issued_at = issued_at if issued_at is not None else int(time.time()) - 60
+        issued_at = issued_at if issued_at is not None else CLOCK.now() - 60
         return build_trust_list(version=version, issued_at=issued_at, next_update=issued_at + hours * 3600,
                                 issuer_certificates=[self.dev.issuer.certificate],
                                 revoked={"SH01": list(revoked)} if revoked else {},
@@ -73,7 +73,7 @@ class Pki:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory) -> Pki:
     folder = tmp_path_factory.mktemp("pki")
-    made = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3)  # room for lists issued in the past
+    made = CLOCK.utc() - dt.timedelta(days=3)  # room for lists issued in the past
     return Pki(DevelopmentPki.create(folder, PASSPHRASE, now=made), folder)
 
 
@@ -134,7 +134,7 @@ def issued_card(pki: Pki, rec: dict | None = None, *, faults=None, chip_key_of=N
 
     def sign(files):
         return build_security_object(card_number=credential.card.card_number, serial=credential.card.serial,
-                                     issuer_code=credential.card.issuing_centre, iat=int(time.time()) - 120,
+                                     issuer_code=credential.card.issuing_centre, iat=CLOCK.now() - 120,
                                      exp=end_of_day(credential.card.expiry_date), files=files,
                                      signer=pki.dev.issuer)
     card = ReferenceCard.blank(pin=CARD_PIN)

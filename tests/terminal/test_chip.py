@@ -138,6 +138,7 @@ def test_watcher_waits_for_pcscd_and_reconnects(pki, pcscd, monkeypatch):
 
     import terminal.chip as chip
     from firmware_tools.link import PcscUnavailableError
+    from tests.firmware_tools.pcscd_fixtures import slot_lock
 
     real, failures = chip.establish_context, {"left": 2}
 
@@ -148,29 +149,39 @@ def test_watcher_waits_for_pcscd_and_reconnects(pki, pcscd, monkeypatch):
         return real()
     monkeypatch.setattr(chip, "establish_context", flaky)
     watcher = chip.CardWatcher(verifier(pki, "bureau"), reader=READER)
-    watcher.start()
-    try:
-        deadline = time.monotonic() + 10
-        while watcher.readers() != [READER] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert watcher.readers() == [READER] and watcher.state == "watching" and failures["left"] == 0
-    finally:
-        watcher.stop()
-        watcher.join(5)
+    with slot_lock(0):  # no other run's card in the watched reader meanwhile
+        watcher.start()
+        try:
+            deadline = time.monotonic() + 10
+            while watcher.readers() != [READER] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert watcher.readers() == [READER] and watcher.state == "watching" and failures["left"] == 0
+        finally:
+            watcher.stop()
+            watcher.join(5)
 
 
 @pytest.mark.pcsc
 def test_watcher_survives_a_real_pcscd_restart(pki, cards, pcscd, attach_card):
     """pcscd stopped and started again while the agent watches: the readers disappear (as
     when a reader is unplugged) and come back (plugged in again), and a card is read at the
-    new pcscd. The virtual readers are fixed, so this is how reader loss is exercised here."""
+    new pcscd. The virtual readers are fixed, so this is how reader loss is exercised here.
+    Runs when this test run started pcscd and no other run on the machine uses it (as in CI)."""
+    from tests.firmware_tools.pcscd_fixtures import sole_user
+
+    if not pcscd.started_here:
+        pytest.skip("this run did not start pcscd: restarting another program's pcscd is not done")
+    with sole_user(pcscd) as alone:
+        if not alone:
+            pytest.skip("another test run on this machine is using this pcscd: not restarting it under them")
+        _restart_while_watching(pki, cards, pcscd, attach_card)
+
+
+def _restart_while_watching(pki, cards, pcscd, attach_card):
     import time
 
     import terminal.chip as chip
     from tests.firmware_tools.pcscd_fixtures import start_pcscd, stop_pcscd
-
-    if not pcscd.started_here:
-        pytest.skip("this run did not start pcscd: restarting another program's pcscd is not done")
 
     def wait(condition, timeout=20.0):
         deadline = time.monotonic() + timeout
@@ -189,6 +200,7 @@ def test_watcher_survives_a_real_pcscd_restart(pki, cards, pcscd, attach_card):
         assert wait(lambda: watcher.readers() == [] and watcher.state.startswith("pcscd unavailable"))
         again = start_pcscd()
         pcscd.pid, pcscd.started_here, pcscd.log_path = again.pid, again.started_here, again.log_path
+        assert again.started_here, "another pcscd came up while ours was stopped"
         assert wait(lambda: watcher.readers() == [READER] and watcher.state == "watching", 30)
         assert wait(lambda: watcher.reads > reads, 30), "the card was not read again at the new pcscd"
     finally:

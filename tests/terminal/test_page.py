@@ -13,6 +13,7 @@ import pytest
 from firmware_tools.serial_scanner import SimulatedScanner
 from tests.terminal.page_support import CHROMIUM, agent, browser_page, wait_outcome
 from tests.terminal.support import record
+from clock_support import CLOCK
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -68,14 +69,13 @@ def test_scanner_and_wedge_update_the_page_live(revoking_home, pki, tmp_path):
 
 
 def test_stale_list_is_amber(home, pki):
-    import time
-
-    (home / "trust" / "trustlist.cose").write_bytes(pki.trust_list(3, issued_at=int(time.time()) - 30 * 3600,
+    
+    (home / "trust" / "trustlist.cose").write_bytes(pki.trust_list(3, issued_at=CLOCK.now() - 30 * 3600,
                                                                    hours=24 * 7))
     with agent(home, "--site", "bureau", "--stdin", "--no-readers") as a, browser_page() as page:
         page.goto(a.url)
         page.wait_for_selector("#conn:text('live')")
-        a.type_line(pki.qr(iat=int(time.time()) - 31 * 3600))
+        a.type_line(pki.qr(iat=CLOCK.now() - 31 * 3600))
         wait_outcome(page, "INDETERMINATE")
         assert banner_colour(page) == "rgb(242, 169, 0)"
         assert page.inner_text("#outcome") == "CANNOT DECIDE"
@@ -101,13 +101,14 @@ def test_page_is_served_on_loopback_only(home):
 
 @pytest.mark.pcsc
 def test_cards_inserted_through_pcscd_update_the_page(revoking_home, pki, attach_card):
+    from tests.firmware_tools.pcscd_fixtures import slot_lock
     from tests.terminal.support import CARD_PIN, issued_card
 
     good = issued_card(pki, record(family="OKAFOR", given="CHIDI EMEKA"))
     revoked = issued_card(pki, record(serial=7))
     copy = issued_card(pki, chip_key_of=issued_card(pki))
     reader = "Virtual PCD 00 00"
-    with agent(revoking_home, "--site", "pharmacy", "--reader", reader, "--pin", CARD_PIN) as a, \
+    with slot_lock(0), agent(revoking_home, "--site", "pharmacy", "--reader", reader, "--pin", CARD_PIN) as a, \
             browser_page() as page:
         page.goto(a.url)
         page.wait_for_selector("#conn:text('live')")

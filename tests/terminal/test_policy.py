@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import pytest
 
 from crypto import verify_credential
 from crypto.verdict import Check, Outcome, Status
 from terminal.card_data import CardData
-from terminal.policy import (Field, PolicyError, SitePolicy, available_sites, check_policy, load_policy,
+from terminal.policy import (CHINA_TZ, Field, PolicyError, SitePolicy, available_sites, check_policy, load_policy,
                              local_date, project)
 from terminal.reasons import TerminalReason as R
 from tests.terminal.support import record
 
-NOW = int(time.time())
 
-
-def verified(pki, rec=None):
+def verified(pki, now, rec=None):
     store = pki_store(pki)
-    verdict = verify_credential(pki.qr(rec), store, now=NOW)
+    verdict = verify_credential(pki.qr(rec, iat=now - 60), store, now=now)
     assert verdict.valid, verdict.to_dict()
     return verdict, CardData.from_claims(verdict.claims)
 
@@ -34,8 +31,14 @@ def pki_store(pki):
     return store
 
 
-def months_ago(n: int) -> dt.date:
-    day = local_date(NOW).replace(day=1)
+def policy_today(now: int, site: str) -> dt.date:
+    """Today as the site's policy sees it at `now`: China's date, the clock leeway in the
+    holder's favour (so within the leeway after midnight it is still yesterday)."""
+    return local_date(now - load_policy(site).clock_leeway)
+
+
+def months_ago(now: int, n: int) -> dt.date:
+    day = policy_today(now, "pharmacy").replace(day=1)
     for _ in range(n):
         day = (day - dt.timedelta(days=1)).replace(day=1)
     return day
@@ -82,10 +85,10 @@ def test_unknown_site_names_the_built_in_ones():
 
 
 @pytest.mark.parametrize("months, passes", [(0, True), (1, True), (2, False), (12, False)])
-def test_insurance_in_force_rule(pki, months, passes):
+def test_insurance_in_force_rule(pki, months, passes, now):
     """Paid through the current month or the one before (grace 1): in force."""
-    verdict, data = verified(pki, record(paid_through=months_ago(months)))
-    result = check_policy(load_policy("pharmacy"), verdict, data, NOW)
+    verdict, data = verified(pki, now, record(paid_through=months_ago(now, months)))
+    result = check_policy(load_policy("pharmacy"), verdict, data, now)
     assert (result.status is Status.PASSED) == passes
     if not passes:
         assert result.reason is R.POLICY_INSURANCE_UNPAID
@@ -93,61 +96,63 @@ def test_insurance_in_force_rule(pki, months, passes):
 
 @pytest.mark.parametrize("status, reason", [(0, R.POLICY_INSURANCE_NOT_ENROLLED), (2, R.POLICY_INSURANCE_STATUS),
                                             (3, R.POLICY_INSURANCE_STATUS)])
-def test_insurance_not_normal_fails_at_the_pharmacy(pki, status, reason):
-    verdict, data = verified(pki, record(medical_status=status))
-    result = check_policy(load_policy("pharmacy"), verdict, data, NOW)
+def test_insurance_not_normal_fails_at_the_pharmacy(pki, status, reason, now):
+    verdict, data = verified(pki, now, record(medical_status=status))
+    result = check_policy(load_policy("pharmacy"), verdict, data, now)
     assert result.status is Status.FAILED and result.reason is reason
     assert verdict.with_checks(result).outcome is Outcome.INVALID
     # the bureau does not look at insurance at all
-    assert check_policy(load_policy("bureau"), verdict, data, NOW).status is Status.PASSED
+    assert check_policy(load_policy("bureau"), verdict, data, now).status is Status.PASSED
 
 
-def test_work_permit_status_and_window_at_the_bureau(pki):
+def test_work_permit_status_and_window_at_the_bureau(pki, now):
     bureau = load_policy("bureau")
-    verdict, data = verified(pki, record(permit_status=2))
-    assert check_policy(bureau, verdict, data, NOW).reason is R.POLICY_PERMIT_STATUS
-    assert check_policy(load_policy("pharmacy"), verdict, data, NOW).status is Status.PASSED
-    verdict, data = verified(pki, record(valid_until=local_date(NOW) - dt.timedelta(days=1)))
-    assert check_policy(bureau, verdict, data, NOW).reason is R.POLICY_PERMIT_EXPIRED
-    verdict, data = verified(pki)
-    assert check_policy(bureau, verdict, data, NOW).status is Status.PASSED
+    verdict, data = verified(pki, now, record(permit_status=2))
+    assert check_policy(bureau, verdict, data, now).reason is R.POLICY_PERMIT_STATUS
+    assert check_policy(load_policy("pharmacy"), verdict, data, now).status is Status.PASSED
+    verdict, data = verified(pki, now, record(valid_until=policy_today(now, "bureau") - dt.timedelta(days=1)))
+    assert check_policy(bureau, verdict, data, now).reason is R.POLICY_PERMIT_EXPIRED
+    verdict, data = verified(pki, now)
+    assert check_policy(bureau, verdict, data, now).status is Status.PASSED
     # the window's start: two years back it was not yet valid
-    assert check_policy(bureau, verdict, data, NOW - 2 * 366 * 86400).reason is R.POLICY_PERMIT_NOT_YET_VALID
+    assert check_policy(bureau, verdict, data, now - 2 * 366 * 86400).reason is R.POLICY_PERMIT_NOT_YET_VALID
 
 
-def test_card_expiry_rule(pki):
-    verdict, data = verified(pki)
-    after_expiry = int(time.mktime((data.card["expiry_date"] + dt.timedelta(days=2)).timetuple()))
+def test_card_expiry_rule(pki, now):
+    verdict, data = verified(pki, now)
+    # two days after the expiry date, at midnight China time (card dates are China dates)
+    after_expiry = int(dt.datetime.combine(data.card["expiry_date"] + dt.timedelta(days=2), dt.time(),
+                                           CHINA_TZ).timestamp())
     assert check_policy(load_policy("pharmacy"), verdict, data, after_expiry).reason is R.POLICY_CARD_EXPIRED
 
 
-def test_policy_not_checked_when_crypto_failed(pki):
+def test_policy_not_checked_when_crypto_failed(pki, now):
     store = pki_store(pki)
     text = pki.qr()
     tampered = text[:-3] + ("AAA" if not text.endswith("AAA") else "BBB")
-    verdict = verify_credential(tampered, store, now=NOW)
+    verdict = verify_credential(tampered, store, now=now)
     assert verdict.outcome is Outcome.INVALID
-    result = check_policy(load_policy("pharmacy"), verdict, None, NOW)
+    result = check_policy(load_policy("pharmacy"), verdict, None, now)
     assert result.check is Check.SITE_POLICY and result.status is Status.NOT_CHECKED
 
 
-def test_source_not_accepted(pki):
-    verdict, data = verified(pki)
+def test_source_not_accepted(pki, now):
+    verdict, data = verified(pki, now)
     chip_only = SitePolicy.from_dict({"site": "x", "requirements": [], "shown_fields": ["name"],
                                       "revocation_max_age_hours": 24, "accepted_sources": ["chip"]})
-    assert check_policy(chip_only, verdict, data, NOW).reason is R.POLICY_SOURCE_NOT_ACCEPTED
+    assert check_policy(chip_only, verdict, data, now).reason is R.POLICY_SOURCE_NOT_ACCEPTED
 
 
-def test_projection_shows_and_logs_only_what_the_site_allows(pki):
-    verdict, data = verified(pki)
-    pharmacy = project(load_policy("pharmacy"), data, NOW)
+def test_projection_shows_and_logs_only_what_the_site_allows(pki, now):
+    verdict, data = verified(pki, now)
+    pharmacy = project(load_policy("pharmacy"), data, now)
     assert set(pharmacy) == {"name", "photo", "medical_insurance"}
     assert pharmacy["name"]["family_name"] == "MUELLER"
     assert pharmacy["photo"]["available"] is False and "no photo" in pharmacy["photo"]["note"]
     assert pharmacy["medical_insurance"]["in_force"] is True
-    assert project(load_policy("pharmacy"), data, NOW, for_log=True) == {"medical_insurance":
+    assert project(load_policy("pharmacy"), data, now, for_log=True) == {"medical_insurance":
                                                                           pharmacy["medical_insurance"]}
-    bureau = project(load_policy("bureau"), data, NOW)
+    bureau = project(load_policy("bureau"), data, now)
     assert {"employer", "position", "work_location", "permit_validity"} <= set(bureau)
     assert "medical_insurance" not in bureau and "card_number" not in bureau
     assert bureau["employer"]["name"] == "Shanghai Example Tech Co., Ltd."

@@ -14,7 +14,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +27,7 @@ from terminal.trust import SyncError, TrustCache, TrustState
 from terminal.trust_deltas import DELTAS_NAME
 from terminal.verifier import Verifier
 from tests.terminal.support import env_for, record
+from clock_support import CLOCK
 
 BIN = Path(sys.executable).parent
 UNIVERSE = 1_000_000  # serials [1, 1,000,001): 20,000 revoked make a 19 kB list
@@ -50,7 +50,7 @@ class Publisher:
 
     def publish(self, version: int, revoke=(), *, base: int = 1, delta: bool = True) -> bytes:
         self.revoked |= set(revoke)
-        now = int(time.time()) - 60
+        now = CLOCK.now() - 60
         data = build_trust_list(
             version=version, issued_at=now, next_update=now + 24 * 3600,
             issuer_certificates=[self.pki.dev.issuer.certificate], signer=self.pki.dev.trust_list_signer,
@@ -188,7 +188,7 @@ def test_a_broken_chain_falls_back_to_the_full_list(state, publisher, pki, kind,
         publisher.deltas[2] = (new, data[:-5] + bytes(5))
     elif fault == "wrong chain":  # signed, but made from another state of version 2: TL_DELTA_CHAIN
         other = load_trust_list(build_trust_list(
-            version=2, issued_at=int(time.time()) - 60, next_update=int(time.time()) + 3600,
+            version=2, issued_at=CLOCK.now() - 60, next_update=CLOCK.now() + 3600,
             issuer_certificates=[pki.dev.issuer.certificate], signer=pki.dev.trust_list_signer,
             revoked={"SH01": RevocationSet.from_serials([5, 6, 99], base=1, size=UNIVERSE)}), pki.dev.root)
         third = load_trust_list(publisher.lists[3], pki.dev.root)
@@ -232,7 +232,7 @@ def test_rollback_is_refused_and_the_deltas_kept(state, publisher):
     assert state.held().deltas == () and not (state.folder / DELTAS_NAME).exists()
     # the same version with other content is refused
     publisher.lists[3] = build_trust_list(
-        version=3, issued_at=int(time.time()) - 60, next_update=int(time.time()) + 3600,
+        version=3, issued_at=CLOCK.now() - 60, next_update=CLOCK.now() + 3600,
         issuer_certificates=[publisher.pki.dev.issuer.certificate], signer=publisher.pki.dev.trust_list_signer,
         revoked={"SH01": RevocationSet.from_serials([5], base=1, size=UNIVERSE)})
     (stale.folder / "trust-list.cose").write_bytes(publisher.lists[3])

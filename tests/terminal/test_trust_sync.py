@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from terminal.policy import load_policy
 from terminal.trust import SyncError, TrustCache, TrustState, atomic_write
 from terminal.verifier import Verifier
 from tests.terminal.support import env_for, record
+from clock_support import CLOCK
 
 BIN = Path(sys.executable).parent
 
@@ -140,7 +140,7 @@ def test_stale_revocation_data_is_indeterminate_for_the_site(state, pki, tmp_pat
     """Past the policy's maximum age a verdict is INDETERMINATE (REVOCATION_STALE), not VALID."""
     usb = tmp_path / "usb"
     usb.mkdir()
-    now = int(time.time())
+    now = CLOCK.now()
     (usb / "trustlist.cose").write_bytes(pki.trust_list(3, issued_at=now - 30 * 3600, hours=24 * 7))
     state.sync(str(usb))
     text = pki.qr(iat=now - 31 * 3600)
