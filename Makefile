@@ -42,7 +42,8 @@ CLOCK_TESTS  := tests/crypto tests/ecard tests/terminal tests/issuer/test_lifecy
 	tests/issuer/test_publication.py tests/issuer/test_revocation_publication.py \
 	tests/station/test_tear.py tests/firmware_tools/test_personalise.py tests/firmware_tools/test_reader.py
 # Not again under a shifted clock: fixed vectors, and the browser (Chromium hangs under libfaketime).
-CLOCK_SKIP   := --ignore tests/crypto/test_wycheproof.py --ignore tests/terminal/test_page.py
+CLOCK_SKIP   := --ignore tests/crypto/test_wycheproof.py --ignore tests/terminal/test_page.py \
+	--ignore tests/terminal/test_places_and_time.py
 
 test: deps
 	@$(PYTEST)
